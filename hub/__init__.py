@@ -1,0 +1,1 @@
+"""The telemetry hub: streams telemetry over Socket.IO, validates commands, keeps a durable log."""

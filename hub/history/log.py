@@ -1,0 +1,123 @@
+"""The log: assigns `seq`, buffers records and writes them to the backend in batches.
+
+`seq` is strictly increasing across restarts and never reused. A message is streamed as soon as it has a
+`seq`, before its batch is on disk, so a crash could otherwise hand the same numbers out again after a
+restart. The log therefore reserves numbers ahead in the same transactions that write batches: after a crash
+the next `seq` starts past the reservation (a gap, which the contract allows); a clean close records the
+last number actually used, so a clean restart leaves no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from hub.history.base import HistoryBackend, Query, Record
+
+log = logging.getLogger(__name__)
+
+RESERVE_AHEAD = 1_000_000
+"""Numbers reserved past the last one handed out; far more than any rate produces in one flush interval."""
+
+
+class HistoryLog:
+    """Front of the history backend that the rest of the hub talks to."""
+
+    def __init__(self, backend: HistoryBackend, flush_interval_s: float = 0.1) -> None:
+        self.backend = backend
+        self.flush_interval_s = flush_interval_s
+        self._pending: list[Record] = []
+        self._last_seq = 0
+        self._reserved = 0
+        self._count = 0
+        self._flush_lock = asyncio.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    @property
+    def count(self) -> int:
+        """Messages in the log, including those not yet written."""
+        return self._count + len(self._pending)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def open(self) -> None:
+        self._last_seq, self._count = await self.backend.open()
+        self._reserved = self._last_seq + RESERVE_AHEAD
+        await self.backend.write([], self._reserved)
+
+    def next_seq(self) -> int:
+        self._last_seq += 1
+        return self._last_seq
+
+    def append(self, record: Record) -> None:
+        """Queue `record` for the next batch. Never blocks: the event loop must not wait on the disk."""
+        self._pending.append(record)
+
+    async def flush(self) -> None:
+        """Write everything appended so far; returns once it is durable (or raises if the write failed)."""
+        async with self._flush_lock:
+            if not self._pending and self._reserved - self._last_seq > RESERVE_AHEAD // 2:
+                return
+            batch, self._pending = self._pending, []
+            reserved = max(self._reserved, self._last_seq + RESERVE_AHEAD)
+            started = time.perf_counter()
+            try:
+                await self.backend.write(batch, reserved)
+            except Exception as error:
+                self._pending[:0] = batch  # keep them, in order, for the next attempt
+                self.last_error = f"{type(error).__name__}: {error}"
+                raise
+            self._reserved = reserved
+            self._count += len(batch)
+            self.last_error = None
+            if batch:
+                log.debug("wrote %d records in %.1f ms", len(batch), (time.perf_counter() - started) * 1e3)
+
+    async def run(self) -> None:
+        """Flush every `flush_interval_s` until cancelled. Write errors are logged and retried."""
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception(
+                    "history write failed; %d records kept for the next attempt", len(self._pending)
+                )
+
+    async def close(self) -> None:
+        """Write what is left and record the last `seq` used."""
+        try:
+            await self.flush()
+        finally:
+            await self.backend.close(self._last_seq if not self._pending else self._reserved)
+
+    async def query(self, query: Query) -> list[Record]:
+        """Run `query` over everything logged so far, including records not yet written."""
+        await self.flush()
+        return await self.backend.query(query)
+
+    async def latest(self, ids: list[str]) -> list[Record]:
+        return await self.backend.latest(ids)
+
+    async def delete(self, before_us: int | None) -> int:
+        await self.flush()
+        deleted = await self.backend.delete(before_us)
+        self._count -= deleted
+        return deleted
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend.name,
+            "messages": self.count,
+            "pending": self.pending,
+            "last_seq": self._last_seq,
+            "error": self.last_error,
+        }

@@ -1,0 +1,204 @@
+"""The HTTP API (FastAPI): health, templates, and the history log."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from hub.core import Hub
+from hub.history import Query as HistoryQuery
+from hub.history import cursor
+from hub.messages import EPOCH, Confirmation, DataMessage, MessageType, Notification
+from hub.settings import Settings
+from hub.templates import CommandTemplate, TelemetryType
+
+MESSAGE_TYPES: tuple[MessageType, ...] = ("data", "confirmation", "notification")
+MAX_LIMIT = 10_000
+BEARER = HTTPBearer(auto_error=False)
+
+
+class HistoryPage(BaseModel):
+    items: list[DataMessage | Confirmation | Notification]
+    next: str | None
+
+
+class Deleted(BaseModel):
+    deleted: int
+
+
+class Refused(Exception):
+    """A request the hub turns down with `status` and a message saying what to do."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
+
+
+class ParameterError(Exception):
+    """A query parameter that parsed but makes no sense; answered with 422 naming it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+def create_http_app(
+    hub: Hub, settings: Settings, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+) -> FastAPI:
+    app = FastAPI(title="Telemetry hub", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "DELETE"],
+        allow_headers=["Authorization"],
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"parameter": str(e["loc"][-1]), "in": str(e["loc"][0]), "message": e["msg"]}
+            for e in error.errors()
+        ]
+        message = "; ".join(f"{p['parameter']}: {p['message']}" for p in problems)
+        return JSONResponse({"message": message, "detail": problems}, status_code=422)
+
+    @app.exception_handler(ParameterError)
+    async def bad_parameter(request: Request, error: ParameterError) -> JSONResponse:
+        detail = [{"parameter": error.parameter, "in": "query", "message": str(error)}]
+        return JSONResponse({"message": str(error), "detail": detail}, status_code=422)
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, error: Refused) -> JSONResponse:
+        return JSONResponse({"message": str(error)}, status_code=error.status, headers=error.headers)
+
+    @app.get("/health", summary="Hub status: ok, or degraded with a reason")
+    async def health() -> dict[str, Any]:
+        return hub.health()
+
+    @app.get("/telemetry-types", summary="Telemetry type definitions")
+    async def telemetry_types() -> list[TelemetryType]:
+        return list(hub.catalog.templates.telemetry_types)
+
+    @app.get("/command-templates", summary="Command templates with their parameters")
+    async def command_templates() -> list[CommandTemplate]:
+        return list(hub.catalog.templates.command_templates)
+
+    @app.get(
+        "/historical-data",
+        summary="Logged messages, exactly as streamed, one page at a time",
+        response_class=Response,
+        responses={200: {"model": HistoryPage}},
+    )
+    async def historical_data(
+        ids: Annotated[str | None, Query(description="Comma-separated telemetry ids.")] = None,
+        type: Annotated[
+            str | None, Query(description="data, confirmation or notification (comma list).")
+        ] = None,
+        start: Annotated[datetime | None, Query(description="ISO 8601, inclusive; UTC if no zone.")] = None,
+        end: Annotated[datetime | None, Query(description="ISO 8601, exclusive; UTC if no zone.")] = None,
+        after_seq: Annotated[int | None, Query(ge=0, description="Only messages with a larger seq.")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+        order: Annotated[Literal["asc", "desc"], Query(description="By seq.")] = "asc",
+        cursor_: Annotated[
+            str | None, Query(alias="cursor", description="`next` of the previous page.")
+        ] = None,
+    ) -> Response:
+        id_list = _ids(ids, hub)
+        types = _types(type)
+        start_us, end_us = _micros(start), _micros(end)
+        if start_us is not None and end_us is not None and end_us <= start_us:
+            raise ParameterError("end", "must be later than start")
+        filters = cursor.fingerprint(id_list, types, start_us, end_us, after_seq, order)
+        query = HistoryQuery(
+            ids=id_list,
+            types=types,
+            start_us=start_us,
+            end_us=end_us,
+            after_seq=after_seq,
+            order=order,
+            limit=limit + 1,
+        )
+        if cursor_ is not None:
+            try:
+                position = cursor.decode(cursor_, filters)
+            except ValueError as error:
+                raise ParameterError("cursor", str(error)) from None
+            if order == "asc":
+                query = replace(query, after_seq=max(position, after_seq or 0))
+            else:
+                query = replace(query, before_seq=position)
+        records = await hub.history.query(query)
+        page = records[:limit]
+        next_cursor = cursor.encode(page[-1].seq, filters) if len(records) > limit else None
+        body = '{"items":[' + ",".join(r.payload for r in page) + '],"next":' + json.dumps(next_cursor) + "}"
+        return Response(body.encode(), media_type="application/json")
+
+    @app.delete(
+        "/historical-data",
+        summary="Delete logged messages (all, or those before a time); needs the admin token",
+        responses={
+            401: {"description": "Missing or wrong token"},
+            403: {"description": "No admin token set"},
+        },
+    )
+    async def clear_history(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        before: Annotated[datetime | None, Query(description="ISO 8601; delete only older messages.")] = None,
+    ) -> Deleted:
+        if settings.admin_token is None:
+            raise Refused(
+                403, "clearing history is disabled; set HUB_ADMIN_TOKEN and send it as a Bearer token"
+            )
+        presented = credentials.credentials if credentials else ""
+        if not hmac.compare_digest(presented.encode(), settings.admin_token.encode()):
+            raise Refused(
+                401,
+                "send the admin token as 'Authorization: Bearer <HUB_ADMIN_TOKEN>'",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        return Deleted(deleted=await hub.history.delete(_micros(before)))
+
+    return app
+
+
+def _ids(ids: str | None, hub: Hub) -> tuple[str, ...] | None:
+    if ids is None:
+        return None
+    wanted = tuple(dict.fromkeys(i.strip() for i in ids.split(",") if i.strip()))
+    if not wanted:
+        raise ParameterError("ids", "give at least one telemetry id, or leave the parameter out")
+    unknown = [i for i in wanted if i not in hub.catalog.types]
+    if unknown:
+        raise ParameterError("ids", f"unknown telemetry types {unknown}")
+    return wanted
+
+
+def _types(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    types = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
+    wrong = [t for t in types if t not in MESSAGE_TYPES]
+    if wrong or not types:
+        raise ParameterError("type", f"{wrong or value!r} is not one of {', '.join(MESSAGE_TYPES)}")
+    return types
+
+
+def _micros(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // timedelta(microseconds=1)

@@ -1,0 +1,74 @@
+"""Limit monitoring: turns values into notifications when they cross a warning or critical band.
+
+The hub computes transitions from the templates, so every source gets them. One notification per transition,
+never one per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from hub.messages import Level
+from hub.templates import Band, Limits, TelemetryType
+
+State = Literal["nominal", "warning_low", "warning_high", "critical_low", "critical_high"]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    id: str
+    level: Level
+    code: str
+    message: str
+    previous: State
+    state: State
+    value: float
+
+
+def classify(limits: Limits, value: float) -> State:
+    for severity, band in (("critical", limits.critical), ("warning", limits.warning)):
+        side = _outside(band, value)
+        if side is not None:
+            return f"{severity}_{side}"  # type: ignore[return-value]
+    return "nominal"
+
+
+def _outside(band: Band | None, value: float) -> Literal["low", "high"] | None:
+    if band is None:
+        return None
+    if band.low is not None and value < band.low:
+        return "low"
+    if band.high is not None and value > band.high:
+        return "high"
+    return None
+
+
+class LimitMonitor:
+    def __init__(self, types: dict[str, TelemetryType]) -> None:
+        self._limits = {i: t.limits for i, t in types.items() if t.limits is not None}
+        self._names = {i: t.name or i for i, t in types.items()}
+        self._units = {i: f" {t.unit}" if t.unit else "" for i, t in types.items()}
+        self._state: dict[str, State] = {}
+
+    def check(self, telemetry_id: str, value: object) -> Transition | None:
+        """The transition this value causes, if any. The first value only reports if it is out of limits."""
+        limits = self._limits.get(telemetry_id)
+        if limits is None or isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        state = classify(limits, value)
+        previous = self._state.get(telemetry_id, "nominal")
+        if state == previous:
+            return None
+        self._state[telemetry_id] = state
+        name, unit = self._names[telemetry_id], self._units[telemetry_id]
+        if state == "nominal":
+            level: Level = "info"
+            code = "limit_nominal"
+            message = f"{name} back within limits at {value:g}{unit}"
+        else:
+            severity, side = state.split("_")
+            level = "critical" if severity == "critical" else "warning"
+            code = f"limit_{severity}"
+            message = f"{name} {side} {severity} at {value:g}{unit}"
+        return Transition(telemetry_id, level, code, message, previous, state, float(value))

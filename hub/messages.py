@@ -1,0 +1,138 @@
+"""The wire contract: pydantic models of every Socket.IO message, request and ack.
+
+Server-to-client messages carry `type`, `timestamp` (ISO 8601 UTC with `Z`, microseconds) and `seq` (assigned
+as the message enters the log). Client payloads are validated here once, with unknown keys refused.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.errors import ErrorCode
+from hub.templates import Value
+
+MessageType = Literal["data", "confirmation", "notification"]
+CommandStatus = Literal["accepted", "executing", "completed", "failed", "timeout"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "timeout"})
+Level = Literal["info", "warning", "critical"]
+
+MAX_LIST_LENGTH = 1000
+"""Longest `ids`/`groups` list a subscription request may carry (bounded work per request)."""
+
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def format_timestamp(time_us: int) -> str:
+    """`2026-11-27T03:30:09.123456Z` (ISO 8601, UTC, microseconds) for microseconds since the epoch."""
+    return (EPOCH + timedelta(microseconds=time_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_micros(epoch_s: float) -> int:
+    return round(epoch_s * 1_000_000)
+
+
+class _Strict(BaseModel):
+    # strict: a client's "true" or 1 is not a boolean, and 5 is not a string
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --- server to client -------------------------------------------------------------------------------
+
+
+class DataMessage(_Strict):
+    """A telemetry value, sent to the clients subscribed to its `id` (room `telemetry:<id>`)."""
+
+    type: Literal["data"] = "data"
+    id: str
+    value: Value
+    timestamp: str
+    seq: int
+
+
+class Confirmation(_Strict):
+    """A step of a command's life, sent to every connected client. `parameters` is only in `accepted`."""
+
+    type: Literal["confirmation"] = "confirmation"
+    command_id: str
+    command: str
+    request_id: str | None = None
+    status: CommandStatus
+    message: str
+    parameters: dict[str, Value] | None = None
+    timestamp: str
+    seq: int
+
+
+class Notification(_Strict):
+    """Something operators should know (limit transitions, source state, late confirmations), sent to all."""
+
+    type: Literal["notification"] = "notification"
+    level: Level
+    code: str
+    message: str
+    id: str | None = None
+    details: dict[str, Any] | None = None
+    timestamp: str
+    seq: int
+
+
+Message = DataMessage | Confirmation | Notification
+
+
+# --- client to server -------------------------------------------------------------------------------
+
+
+class SubscriptionRequest(_Strict):
+    """Payload of `subscribe` and `unsubscribe`: ids, groups, all, in any combination."""
+
+    ids: list[Name] = Field(default_factory=list, max_length=MAX_LIST_LENGTH)
+    groups: list[Name] = Field(default_factory=list, max_length=MAX_LIST_LENGTH)
+    all: bool = False
+
+
+class CommandRequest(_Strict):
+    """Payload of `command`. Parameters are checked against the command's template, not here."""
+
+    type: Literal["command"] = "command"
+    command: Name
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    request_id: Annotated[str, Field(max_length=128)] | None = None
+
+
+# --- acks -------------------------------------------------------------------------------------------
+
+
+class ErrorBody(_Strict):
+    code: ErrorCode
+    message: str
+    details: Any = None
+
+
+class ErrorAck(_Strict):
+    ok: Literal[False] = False
+    error: ErrorBody
+
+
+class SubscribeAck(_Strict):
+    ok: Literal[True] = True
+    subscribed: list[str] = Field(description="The client's whole subscription set after the call, sorted.")
+
+
+class UnsubscribeAck(_Strict):
+    ok: Literal[True] = True
+    unsubscribed: list[str]
+    subscribed: list[str]
+
+
+class CommandAck(_Strict):
+    ok: Literal[True] = True
+    command_id: str
+    status: Literal["accepted"] = "accepted"
+    request_id: str | None = None
+    seq: int = Field(description="The seq of the command's `accepted` confirmation in the log.")

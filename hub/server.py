@@ -1,0 +1,135 @@
+"""The Socket.IO layer: decodes client events, calls the core, returns acks; delivers the core's messages.
+
+Every event a client can send gets an ack, errors included: a handler that returned nothing would leave a
+client's `emitWithAck` waiting forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from hub.core import Hub, Payload
+from hub.errors import BadRequest, HubError, UnknownEvent
+from hub.messages import CommandRequest, ErrorAck, ErrorBody, Message, SubscriptionRequest
+from hub.settings import Settings
+from hub.subscriptions import room
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def create_server(settings: Settings) -> socketio.AsyncServer:
+    return socketio.AsyncServer(
+        async_mode="asgi",  # always: with aiohttp installed the library would otherwise pick aiohttp
+        cors_allowed_origins=settings.cors_origins,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+class SocketIOTransport:
+    """The core's Transport over python-socketio: one room per telemetry id."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def deliver(self, message: Message, payload: Payload) -> None:
+        if message.type == "data":
+            await self.sio.emit("data", payload, room=room(message.id))
+        else:
+            await self.sio.emit(message.type, payload)
+
+    async def send(self, client: str, payload: Payload) -> None:
+        await self.sio.emit("data", payload, to=client)
+
+    async def join(self, client: str, ids: Iterable[str]) -> None:
+        for telemetry_id in ids:
+            await self.sio.enter_room(client, room(telemetry_id))
+
+    async def leave(self, client: str, ids: Iterable[str]) -> None:
+        for telemetry_id in ids:
+            await self.sio.leave_room(client, room(telemetry_id))
+
+
+def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings) -> None:
+    """Attach the hub's event handlers to `sio`."""
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        peer = environ.get("REMOTE_ADDR", "?")
+        if len(hub.clients) >= settings.max_clients:
+            log.warning("refused %s from %s: %d clients connected", sid, peer, len(hub.clients))
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"the hub is full ({settings.max_clients} clients); try again later",
+                {"code": "too_many_clients"},
+            )
+        hub.connect(sid)
+        log.info("client %s connected from %s (%d connected)", sid, peer, len(hub.clients))
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        await hub.disconnect(sid)
+        log.info("client %s disconnected (%s)", sid, reason)
+
+    sio.on("subscribe", _handler(SubscriptionRequest, hub.subscribe))
+    sio.on("unsubscribe", _handler(SubscriptionRequest, hub.unsubscribe))
+    sio.on("command", _handler(CommandRequest, _logged(hub)))
+
+    @sio.on("*")  # type: ignore[untyped-decorator]
+    async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:
+        known = "subscribe, unsubscribe, command"
+        return _error(UnknownEvent(f"unknown event {event!r}; the hub handles {known}", {"event": event}))
+
+
+def _logged(hub: Hub) -> Callable[[str, CommandRequest], Awaitable[BaseModel]]:
+    async def command(sid: str, request: CommandRequest) -> BaseModel:
+        try:
+            ack = await hub.command(request)
+        except HubError as error:
+            log.info("command %s from %s refused: %s", request.command, sid, error.code)
+            raise
+        log.info("command %s from %s accepted as %s", request.command, sid, ack.command_id)
+        return ack
+
+    return command
+
+
+def _handler(
+    model: type[R], call: Callable[[str, R], Awaitable[BaseModel]]
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def handle(sid: str, *args: Any) -> dict[str, Any]:
+        try:
+            ack = await call(sid, _decode(model, args))
+        except HubError as error:
+            return _error(error)
+        except Exception:
+            log.exception("handling an event from %s failed", sid)
+            return _error(HubError("internal error; the hub logged it"))
+        return ack.model_dump(exclude_none=True)
+
+    return handle
+
+
+def _decode(model: type[R], args: tuple[Any, ...]) -> R:
+    if len(args) != 1 or not isinstance(args[0], dict):
+        shape = (
+            "nothing" if not args else f"{len(args)} arguments" if len(args) > 1 else type(args[0]).__name__
+        )
+        raise BadRequest(f"expected one JSON object as the payload, got {shape}")
+    try:
+        return model.model_validate(args[0])
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_context=False, include_input=False)
+        summary = "; ".join(f"{'.'.join(map(str, p['loc'])) or 'payload'}: {p['msg']}" for p in problems)
+        raise BadRequest(f"invalid payload: {summary}", problems) from None
+
+
+def _error(error: HubError) -> dict[str, Any]:
+    ack = ErrorAck(error=ErrorBody(code=error.code, message=error.message, details=error.details))
+    return ack.model_dump()

@@ -1,0 +1,59 @@
+"""The interface between the hub and a telemetry source (the simulator, a device gateway, ...).
+
+A source says which telemetry types and commands it supports, produces telemetry and notifications while
+`run` is active, and executes commands, reporting their progress with its own timing. The hub never imports a
+concrete source except through `hub.sources`, the registry `HUB_SOURCE` selects from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from hub.messages import Level
+from hub.templates import Templates, Value
+
+SourceStatus = Literal["executing", "completed", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCommand:
+    """A validated command, handed to the source: parameters have their template types and defaults."""
+
+    command_id: str
+    command: str
+    parameters: Mapping[str, Value]
+
+
+class SourceEvents(Protocol):
+    """What the hub offers a source to report with. The calls never block and may come at any rate."""
+
+    def telemetry(self, id: str, value: Value, timestamp: float) -> None:
+        """A value of telemetry type `id`, produced at `timestamp` (seconds since the epoch)."""
+        ...
+
+    def confirmation(self, command_id: str, status: SourceStatus, message: str) -> None:
+        """Progress of a command: `executing`, then `completed` or `failed` with a reason."""
+        ...
+
+    def notification(self, level: Level, code: str, message: str, id: str | None = None) -> None: ...
+
+
+class Source(Protocol):
+    name: str
+
+    @property
+    def templates(self) -> Templates:
+        """The telemetry types and command templates this source supports."""
+        ...
+
+    async def run(self, events: SourceEvents) -> None:
+        """Produce telemetry through `events` until cancelled; raise if the source fails."""
+        ...
+
+    async def execute(self, command: SourceCommand) -> None:
+        """Start executing `command`; report progress through the `events` given to `run`.
+
+        Raise to refuse it outright (the hub reports it as failed)."""
+        ...

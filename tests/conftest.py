@@ -1,0 +1,69 @@
+"""Fixtures: a hub with a fake source served by real uvicorn, and real Socket.IO clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from hub.app import create_app
+from hub.core import Hub
+from hub.history.memory import MemoryHistory
+from hub.settings import Settings
+from tests.fakes import TEST_TEMPLATES, FakeSource
+from tests.support import Client, serve
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+@pytest.fixture
+def source() -> FakeSource:
+    return FakeSource()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(templates_dir=TEST_TEMPLATES, history_url="memory://", admin_token=ADMIN_TOKEN)
+
+
+class RunningHub:
+    def __init__(self, url: str, hub: Hub, source: FakeSource) -> None:
+        self.url = url
+        self.hub = hub
+        self.source = source
+        self._clients: list[Client] = []
+
+    async def client(self, **kwargs: Any) -> Client:
+        client = await Client().connect(self.url, **kwargs)
+        self._clients.append(client)
+        return client
+
+    async def close_clients(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+
+@pytest.fixture
+async def running(source: FakeSource, settings: Settings) -> AsyncIterator[RunningHub]:
+    """A hub with the fake source and an in-memory log, on a free port, its source started."""
+    app = create_app(settings, source=source, history=MemoryHistory())
+    async with serve(app) as url:
+        await source.started.wait()
+        running = RunningHub(url, app.hub, source)
+        try:
+            yield running
+        finally:
+            await running.close_clients()
+
+
+@pytest.fixture
+def clock() -> Callable[[], float]:
+    """Timestamps for fake telemetry: strictly increasing, a millisecond apart, starting at a fixed time."""
+    state = {"t": 1_800_000_000.0}
+
+    def tick() -> float:
+        state["t"] += 0.001
+        return state["t"]
+
+    return tick

@@ -1,0 +1,67 @@
+"""Hand-written fakes: a source that produces what a test tells it to and records the commands it gets."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from hub.source import SourceCommand, SourceEvents, SourceStatus
+from hub.templates import Templates, Value, load_templates
+
+TEST_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class FakeSource:
+    """A source driven by the test: `emit` produces a value, `confirm` answers a command.
+
+    Commands named in `auto` are answered at once with `executing` and the given terminal status."""
+
+    name = "fake"
+
+    def __init__(self, templates: Templates | None = None) -> None:
+        self._templates = templates or load_templates(TEST_TEMPLATES)
+        self.events: SourceEvents | None = None
+        self.commands: list[SourceCommand] = []
+        self.command_arrived = asyncio.Event()
+        self.started = asyncio.Event()
+        self.auto: dict[str, tuple[SourceStatus, str]] = {}
+        self.fail_with: Exception | None = None
+        self._stop: asyncio.Future[None] | None = None
+
+    @property
+    def templates(self) -> Templates:
+        return self._templates
+
+    async def run(self, events: SourceEvents) -> None:
+        self.events = events
+        self._stop = asyncio.get_running_loop().create_future()
+        self.started.set()
+        await self._stop
+
+    def crash(self, error: Exception) -> None:
+        """Make `run` raise, as a source that lost its device would."""
+        assert self._stop is not None
+        self._stop.set_exception(error)
+
+    async def execute(self, command: SourceCommand) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.commands.append(command)
+        self.command_arrived.set()
+        if command.command in self.auto:
+            status, message = self.auto[command.command]
+            self.confirm(command.command_id, "executing", "started")
+            self.confirm(command.command_id, status, message)
+
+    def emit(self, id: str, value: Value, timestamp: float) -> None:
+        assert self.events is not None, "the hub has not started the source"
+        self.events.telemetry(id, value, timestamp)
+
+    def confirm(self, command_id: str, status: SourceStatus, message: str) -> None:
+        assert self.events is not None
+        self.events.confirmation(command_id, status, message)
+
+    async def next_command(self) -> SourceCommand:
+        await self.command_arrived.wait()
+        self.command_arrived.clear()
+        return self.commands[-1]

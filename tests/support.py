@@ -1,0 +1,87 @@
+"""Test support: a real uvicorn server on a free port, and a recording Socket.IO client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import socketio
+import uvicorn
+
+Message = dict[str, Any]
+
+
+@asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on a free port of 127.0.0.1; yield its base URL; shut it down cleanly."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", ws_per_message_deflate=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # uvicorn offers no event for this; fail fast if start-up failed
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped during start-up")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+class Client:
+    """A python-socketio client that records every message the hub sends it."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.received: list[Message] = []
+        self._changed = asyncio.Condition()
+        self.connect_errors: list[Any] = []
+        for event in ("data", "confirmation", "notification"):
+            self.sio.on(event, self._record)
+        self.sio.on("connect_error", self.connect_errors.append)
+
+    async def _record(self, message: Message) -> None:
+        async with self._changed:
+            self.received.append(message)
+            self._changed.notify_all()
+
+    async def connect(self, url: str, **kwargs: Any) -> Client:
+        await self.sio.connect(url, transports=["websocket"], **kwargs)
+        return self
+
+    async def call(self, event: str, *payload: Any, within: float = 5) -> Any:
+        """Emit with an ack and return the ack."""
+        data: Any = payload[0] if len(payload) == 1 else payload if payload else None
+        return await self.sio.call(event, data, timeout=within)
+
+    async def wait_for(
+        self, predicate: Callable[[Message], bool], count: int = 1, within: float = 5
+    ) -> list[Message]:
+        """The first `count` received messages matching `predicate`, waiting for them to arrive."""
+
+        def found() -> list[Message]:
+            return [m for m in self.received if predicate(m)]
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(found()) >= count), within)
+            return found()[:count]
+
+    def of(self, type: str, **fields: Any) -> list[Message]:
+        return [
+            m for m in self.received if m["type"] == type and all(m.get(k) == v for k, v in fields.items())
+        ]
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+def is_(type: str, **fields: Any) -> Callable[[Message], bool]:
+    return lambda m: m["type"] == type and all(m.get(k) == v for k, v in fields.items())

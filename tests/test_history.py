@@ -1,0 +1,144 @@
+"""The history log over every backend: seq across restarts and crashes, queries, deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hub.history import HistoryBackend, HistoryLog, Query, Record
+from hub.history.log import RESERVE_AHEAD
+from hub.history.memory import MemoryHistory
+from hub.history.sqlite import SqliteHistory
+
+Reopen = Callable[[], HistoryBackend]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Reopen:
+    """A factory giving the same store each time it is called, as a restarted hub would see it."""
+    if request.param == "memory":
+        shared = MemoryHistory()
+        return lambda: shared
+    return lambda: SqliteHistory(tmp_path / "sub" / "history.db")
+
+
+async def fill(log: HistoryLog, count: int, start_us: int = 1_000_000) -> list[Record]:
+    records = []
+    for i in range(count):
+        seq = log.next_seq()
+        kind = ("data", "data", "notification", "confirmation")[i % 4]
+        telemetry_id = None if kind == "confirmation" else ("a", "b")[i % 2]
+        record = Record(seq, kind, telemetry_id, start_us + i * 1000, f'{{"seq":{seq}}}')
+        log.append(record)
+        records.append(record)
+    await log.flush()
+    return records
+
+
+async def test_seq_continues_after_a_clean_restart(reopen: Reopen) -> None:
+    """After close and reopen the next seq follows the last one used, with no gap."""
+    log = HistoryLog(reopen())
+    await log.open()
+    written = await fill(log, 10)
+    await log.close()
+    again = HistoryLog(reopen())
+    await again.open()
+    assert again.next_seq() == written[-1].seq + 1
+    assert again.count == 10
+    await again.close()
+
+
+async def test_seq_is_never_reused_after_a_crash(reopen: Reopen) -> None:
+    """Numbers handed out but never written (a crash) are skipped on restart, never given again."""
+    log = HistoryLog(reopen())
+    await log.open()
+    await fill(log, 5)
+    streamed_not_written = [log.next_seq() for _ in range(3)]  # then the process dies: no close
+    restarted = HistoryLog(reopen())
+    await restarted.open()
+    assert restarted.next_seq() > max(streamed_not_written)
+    assert restarted.last_seq <= 5 + RESERVE_AHEAD + 1
+    await restarted.close()
+
+
+async def test_clearing_never_resets_seq(reopen: Reopen) -> None:
+    """Deleting everything keeps seq going up, also across a restart."""
+    log = HistoryLog(reopen())
+    await log.open()
+    written = await fill(log, 8)
+    assert await log.delete(None) == 8
+    assert log.count == 0
+    await log.close()
+    again = HistoryLog(reopen())
+    await again.open()
+    assert again.next_seq() == written[-1].seq + 1
+    await again.close()
+
+
+async def test_queries_filter_order_and_limit(reopen: Reopen) -> None:
+    """Each filter narrows the result as documented; pending records are included."""
+    log = HistoryLog(reopen())
+    await log.open()
+    records = await fill(log, 40)
+    extra = Record(log.next_seq(), "data", "a", 999_000_000, "{}")
+    log.append(extra)  # not yet written: a query still sees it
+    everything = [*records, extra]
+
+    async def seqs(**filters: object) -> list[int]:
+        return [r.seq for r in await log.query(Query(**filters))]  # type: ignore[arg-type]
+
+    assert await seqs(limit=100) == [r.seq for r in everything]
+    assert await seqs(ids=("a",), limit=100) == [r.seq for r in everything if r.id == "a"]
+    assert await seqs(types=("confirmation", "notification"), limit=100) == [
+        r.seq for r in records if r.type != "data"
+    ]
+    assert await seqs(start_us=1_010_000, end_us=1_020_000, limit=100) == [r.seq for r in records[10:20]]
+    assert await seqs(after_seq=records[35].seq, limit=100) == [r.seq for r in everything[36:]]
+    assert await seqs(before_seq=records[3].seq, order="desc", limit=100) == [r.seq for r in records[2::-1]]
+    assert await seqs(order="desc", limit=3) == [extra.seq, records[-1].seq, records[-2].seq]
+    assert (await log.query(Query(ids=("a",), limit=1)))[0].payload == records[0].payload
+    await log.close()
+
+
+async def test_latest_and_delete_before(reopen: Reopen) -> None:
+    """latest gives each id's newest data record; delete(before) removes only older records."""
+    log = HistoryLog(reopen())
+    await log.open()
+    records = await fill(log, 20)
+    latest = {r.id: r.seq for r in await log.latest(["a", "b", "zzz"])}
+    assert latest == {
+        "a": max(r.seq for r in records if r.id == "a" and r.type == "data"),
+        "b": max(r.seq for r in records if r.id == "b" and r.type == "data"),
+    }
+    assert await log.delete(records[5].time_us) == 5
+    assert [r.seq for r in await log.query(Query(limit=100))] == [r.seq for r in records[5:]]
+    await log.close()
+
+
+async def test_failed_write_keeps_records_and_reports(tmp_path: Path) -> None:
+    """A write error keeps the batch for the next attempt and shows in stats; nothing is lost."""
+    backend = SqliteHistory(tmp_path / "h.db")
+    log = HistoryLog(backend)
+    await log.open()
+    original = backend.write
+
+    async def broken(records: object, reserved: int) -> None:
+        raise OSError("disk full")
+
+    backend.write = broken  # type: ignore[method-assign]
+    await fill_without_flush(log, 3)
+    with pytest.raises(OSError):
+        await log.flush()
+    assert log.stats()["error"] == "OSError: disk full" and log.pending == 3
+    backend.write = original  # type: ignore[method-assign]
+    await log.flush()
+    assert log.stats()["error"] is None and len(await log.query(Query())) == 3
+    await log.close()
+
+
+async def fill_without_flush(log: HistoryLog, count: int) -> None:
+    for _ in range(count):
+        seq = log.next_seq()
+        log.append(Record(seq, "data", "a", seq, "{}"))

@@ -1,0 +1,53 @@
+"""Limit monitoring: one notification per band transition, computed by the hub for every source."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hub.limits import LimitMonitor
+from hub.templates import load_templates
+from tests.conftest import RunningHub
+from tests.fakes import TEST_TEMPLATES
+from tests.support import is_
+
+
+def monitor() -> LimitMonitor:
+    return LimitMonitor({t.id: t for t in load_templates(TEST_TEMPLATES).telemetry_types})
+
+
+def test_one_notification_per_transition() -> None:
+    """Crossing into warning, then critical, then back reports each change once, never per sample."""
+    limits = monitor()
+    values = [28, 29, 33, 33.5, 37, 38, 34, 30, 30, 19, 25]
+    found = [(t.code, t.level, t.state) for v in values if (t := limits.check("voltage", v))]
+    assert found == [
+        ("limit_warning", "warning", "warning_high"),
+        ("limit_critical", "critical", "critical_high"),
+        ("limit_warning", "warning", "warning_high"),
+        ("limit_nominal", "info", "nominal"),
+        ("limit_critical", "critical", "critical_low"),
+        ("limit_nominal", "info", "nominal"),
+    ]
+
+
+def test_types_without_limits_never_notify() -> None:
+    """Values of types without limits, and non-numeric values, cause nothing."""
+    limits = monitor()
+    assert limits.check("current", 1e9) is None
+    assert limits.check("mode", "safe") is None
+
+
+async def test_limit_notifications_reach_every_client(running: RunningHub, clock: Callable[[], float]) -> None:
+    """A limit transition is a notification to all clients, subscribed or not, naming the id."""
+    subscriber, bystander = await running.client(), await running.client()
+    await subscriber.call("subscribe", {"ids": ["voltage"]})
+    for value in (28.0, 33.0, 33.1, 28.0):
+        running.source.emit("voltage", value, clock())
+    for client in (subscriber, bystander):
+        warning, nominal = await client.wait_for(is_("notification", id="voltage"), count=2)
+        assert (warning["code"], warning["level"]) == ("limit_warning", "warning")
+        assert warning["message"] == "Bus voltage high warning at 33 V"
+        assert warning["details"] == {"state": "warning_high", "previous": "nominal", "value": 33.0}
+        assert nominal["code"] == "limit_nominal" and nominal["level"] == "info"
+    data = subscriber.of("data")
+    assert data[1]["seq"] < subscriber.of("notification", id="voltage")[0]["seq"]
