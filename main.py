@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
@@ -55,7 +54,6 @@ def main(argv: list[str]) -> int:
     except ConfigurationError as error:
         print(f"hub: cannot start:\n{error}", file=sys.stderr)
         return 2
-    logging.getLogger("hub").info("listening on http://%s:%d", settings.host, settings.port)
     uvicorn.run(
         app,
         host=settings.host,

@@ -86,6 +86,7 @@ class Hub:
         self._queue: asyncio.Queue[tuple[Message, Payload] | _Operation] = asyncio.Queue()
         self._executions: set[asyncio.Task[None]] = set()
         self._warned: set[str] = set()
+        self._fan_out_task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -95,8 +96,9 @@ class Hub:
         await self.history.open()
         for record in await self.history.latest(list(self.catalog.types)):
             self._latest[record.id or ""] = json.loads(record.payload)
+        self._fan_out_task = _start(self._fan_out(), "fan-out")
         tasks = [
-            _start(self._fan_out(), "fan-out"),
+            self._fan_out_task,
             _start(self.history.run(), "history writer"),
             _start(self.supervisor.run(), "source"),
         ]
@@ -142,7 +144,9 @@ class Hub:
                 log.exception("delivering seq %d failed", message.seq)
 
     async def _serialized(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Run `call` in the fan-out task, between two deliveries."""
+        """Run `call` in the fan-out task, between two deliveries (directly once the fan-out has stopped)."""
+        if self._fan_out_task is None or self._fan_out_task.done():
+            return await call()
         operation = _Operation(call)
         self._queue.put_nowait(operation)
         return await operation.done
@@ -243,7 +247,7 @@ class Hub:
 
     def _reject(self, key: str, reason: str) -> None:
         self.rejected_values += 1
-        if key not in self._warned:  # once per id: a broken sensor must not flood the log
+        if key not in self._warned and len(self._warned) < 1000:  # a broken sensor must not flood the log
             self._warned.add(key)
             log.warning("%s (further ones are counted, not logged)", reason)
 

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hub.templates import Value
 from tests.conftest import RunningHub
 from tests.support import is_
 
 
 async def test_values_have_their_template_types(running: RunningHub, clock: Callable[[], float]) -> None:
-    """float, int, bool, enum and string values keep their types on the wire; ints become floats for floats."""
+    """Values keep the JSON type of their datatype on the wire; an int for a float arrives as a float."""
     client = await running.client()
     await client.call("subscribe", {"all": True})
-    produced = {"voltage": 28, "counter": 7, "heater_on": False, "mode": "science", "label": "hello ✓"}
+    produced: dict[str, Value] = {
+        "voltage": 28,
+        "counter": 7,
+        "heater_on": False,
+        "mode": "science",
+        "label": "hello ✓",
+    }
     for telemetry_id, value in produced.items():
         running.source.emit(telemetry_id, value, clock())
     received = {m["id"]: m["value"] for m in await client.wait_for(is_("data"), count=len(produced))}

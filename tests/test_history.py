@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -124,7 +124,7 @@ async def test_failed_write_keeps_records_and_reports(tmp_path: Path) -> None:
     await log.open()
     original = backend.write
 
-    async def broken(records: object, reserved: int) -> None:
+    async def broken(records: Sequence[Record], reserved_seq: int) -> None:
         raise OSError("disk full")
 
     backend.write = broken  # type: ignore[method-assign]

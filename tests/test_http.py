@@ -116,7 +116,7 @@ async def test_cursor_pages_without_gaps_or_repeats(
     expected = [m for m in received if m["id"] == "voltage"]
     pages, seen, cursor = 0, [], None
     while True:
-        params = {"ids": "voltage", "type": "data", "limit": 4, "order": order}
+        params: dict[str, Any] = {"ids": "voltage", "type": "data", "limit": 4, "order": order}
         response = await http.get(
             "/historical-data", params={**params, **({"cursor": cursor} if cursor else {})}
         )

@@ -16,7 +16,9 @@ from tests.conftest import RunningHub
 
 JS = Path(__file__).parent / "js"
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: JS client tests need it")
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None, reason="node is not installed: JS client tests need it"
+)
 
 
 @pytest.fixture(scope="module", autouse=True)

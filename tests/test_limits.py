@@ -37,7 +37,9 @@ def test_types_without_limits_never_notify() -> None:
     assert limits.check("mode", "safe") is None
 
 
-async def test_limit_notifications_reach_every_client(running: RunningHub, clock: Callable[[], float]) -> None:
+async def test_limit_notifications_reach_every_client(
+    running: RunningHub, clock: Callable[[], float]
+) -> None:
     """A limit transition is a notification to all clients, subscribed or not, naming the id."""
     subscriber, bystander = await running.client(), await running.client()
     await subscriber.call("subscribe", {"ids": ["voltage"]})

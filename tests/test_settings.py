@@ -42,15 +42,27 @@ def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     ("args", "message"),
     [
         (["--port", "http"], "invalid setting HUB_PORT (--port): Input should be a valid integer"),
-        (["--port", "70000"], "invalid setting HUB_PORT (--port): Input should be less than or equal to 65535"),
+        (
+            ["--port", "70000"],
+            "invalid setting HUB_PORT (--port): Input should be less than or equal to 65535",
+        ),
         (["--max-clients", "0"], "invalid setting HUB_MAX_CLIENTS (--max-clients)"),
-        (["--cors-origins", "localhost"], "invalid setting HUB_CORS_ORIGINS (--cors-origins): Value error, 'localhost'"),
+        (
+            ["--cors-origins", "localhost"],
+            "invalid setting HUB_CORS_ORIGINS (--cors-origins): Value error, 'localhost'",
+        ),
         (["--log-level", "loud"], "invalid setting HUB_LOG_LEVEL (--log-level)"),
-        (["--admin-token", "short"], "invalid setting HUB_ADMIN_TOKEN (--admin-token): Value error, use at least 16"),
+        (
+            ["--admin-token", "short"],
+            "invalid setting HUB_ADMIN_TOKEN (--admin-token): Value error, use at least 16",
+        ),
         (["--source", "telepathy"], "HUB_SOURCE='telepathy': unknown source; choose one of simulator"),
         (["--history-url", "mongodb://x"], "HUB_HISTORY_URL='mongodb://x': unknown scheme 'mongodb'"),
         (["--history-url", "sqlite://"], "HUB_HISTORY_URL='sqlite://': a SQLite URL needs a path"),
-        (["--templates-dir", "/nonexistent"], "/nonexistent/telemetry_types.yaml: cannot read the template file"),
+        (
+            ["--templates-dir", "/nonexistent"],
+            "/nonexistent/telemetry_types.yaml: cannot read the template file",
+        ),
     ],
 )
 def test_bad_settings_stop_start_up_naming_the_setting(args: list[str], message: str) -> None:

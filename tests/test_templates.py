@@ -42,11 +42,13 @@ def broken(tmp_path: Path, telemetry: str | None = None, commands: str | None = 
     [
         ("telemetry_types: [", "telemetry_types.yaml: not valid YAML"),
         (
-            "telemetry_types:\n  - {id: a, datatype: float, rate_hz: 1}\n  - {id: b, datatype: complex, rate_hz: 1}",
+            "telemetry_types:\n  - {id: a, datatype: float, rate_hz: 1}\n"
+            "  - {id: b, datatype: complex, rate_hz: 1}",
             "telemetry_types.yaml: entry 1 (id 'b'): field 'datatype': Input should be 'float'",
         ),
         (
-            "telemetry_types:\n  - {id: a, datatype: float, rate_hz: 1}\n  - {id: a, datatype: int, rate_hz: 1}",
+            "telemetry_types:\n  - {id: a, datatype: float, rate_hz: 1}\n"
+            "  - {id: a, datatype: int, rate_hz: 1}",
             "telemetry_types.yaml: entry 1 (id 'a'): field 'id': duplicate of entry 0",
         ),
         (
@@ -72,7 +74,8 @@ def broken(tmp_path: Path, telemetry: str | None = None, commands: str | None = 
         (
             "telemetry_types:\n  - {id: a, datatype: float, rate_hz: 1,"
             " limits: {warning: {high: 10}, critical: {high: 5}}}",
-            "telemetry_types.yaml: entry 0 (id 'a'): field 'limits.critical.high': critical.high (5) must not be below",
+            "telemetry_types.yaml: entry 0 (id 'a'): field 'limits.critical.high': "
+            "critical.high (5) must not be below",
         ),
         ("something_else: []", "telemetry_types.yaml: field 'telemetry_types': Field required"),
         ("", "telemetry_types.yaml: expected a mapping with a top-level 'telemetry_types:' list"),
@@ -95,7 +98,8 @@ def test_telemetry_template_errors_name_file_entry_and_field(
             "entry 0 (command 'go'): field 'parameters.0.values': an enum needs a non-empty 'values' list",
         ),
         (
-            "command_templates:\n  - {command: go, parameters: [{name: x, type: int, min: 1, max: 3, default: 7}]}",
+            "command_templates:\n"
+            "  - {command: go, parameters: [{name: x, type: int, min: 1, max: 3, default: 7}]}",
             "entry 0 (command 'go'): field 'parameters.0.default': 7 is above the maximum 3",
         ),
         (
@@ -123,5 +127,5 @@ def test_command_template_errors_name_file_entry_and_field(
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     """A directory without the template files says which file it could not read."""
-    with pytest.raises(ConfigurationError, match="telemetry_types.yaml: cannot read"):
+    with pytest.raises(ConfigurationError, match=r"telemetry_types\.yaml: cannot read"):
         load_templates(tmp_path)
