@@ -59,6 +59,7 @@ def main(argv: list[str]) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's lines go through the hub's logging format
         ws_per_message_deflate=False,  # costs more CPU than it saves on small telemetry frames
         lifespan="on",
     )

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import httpx
 import pytest
 
-from hub.history import Query
+from hub.app import create_app
+from hub.history import Query, Record
+from hub.history.memory import MemoryHistory
+from hub.settings import Settings
 from tests.conftest import RunningHub
-from tests.support import is_
+from tests.fakes import FakeSource
+from tests.support import Client, is_, serve
 
 
 async def test_command_goes_through_executing_and_completed(running: RunningHub) -> None:
@@ -143,3 +150,29 @@ async def test_commands_are_refused_while_the_source_is_down(running: RunningHub
     await client.wait_for(is_("notification", code="source_connected"))
     ack = await client.call("command", {"command": "set_mode", "parameters": {"mode": "safe"}})
     assert ack["ok"] is True
+
+
+class UnwritableHistory(MemoryHistory):
+    """A log on a disk that has failed: every write raises."""
+
+    async def write(self, records: Sequence[Record], reserved_seq: int) -> None:
+        if records:
+            raise OSError("no space left on device")
+        await super().write(records, reserved_seq)
+
+
+async def test_a_command_that_cannot_be_logged_is_not_sent(source: FakeSource, settings: Settings) -> None:
+    """If the log cannot be written the ack is internal_error, the command fails, and the source gets nothing."""
+    async with serve(create_app(settings, source=source, history=UnwritableHistory())) as url:
+        await source.started.wait()
+        client = await Client().connect(url)
+        ack = await client.call("command", {"command": "set_mode", "parameters": {"mode": "safe"}})
+        assert ack["ok"] is False and ack["error"]["code"] == "internal_error"
+        assert "history log" in ack["error"]["message"]
+        steps = await client.wait_for(is_("confirmation"), count=2)
+        assert [s["status"] for s in steps] == ["accepted", "failed"]
+        assert source.commands == []
+        async with httpx.AsyncClient(base_url=url) as http:
+            health = (await http.get("/health")).json()
+        assert health["status"] == "degraded" and "no space left" in health["reason"]
+        await client.close()
