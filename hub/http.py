@@ -26,6 +26,7 @@ from hub.templates import CommandTemplate, TelemetryType
 
 MESSAGE_TYPES: tuple[MessageType, ...] = ("data", "confirmation", "notification")
 MAX_LIMIT = 10_000
+MAX_SEQ = 2**63 - 1
 BEARER = HTTPBearer(auto_error=False)
 
 
@@ -109,7 +110,9 @@ def create_http_app(
         ] = None,
         start: Annotated[datetime | None, Query(description="ISO 8601, inclusive; UTC if no zone.")] = None,
         end: Annotated[datetime | None, Query(description="ISO 8601, exclusive; UTC if no zone.")] = None,
-        after_seq: Annotated[int | None, Query(ge=0, description="Only messages with a larger seq.")] = None,
+        after_seq: Annotated[
+            int | None, Query(ge=0, le=MAX_SEQ, description="Only messages with a larger seq.")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
         order: Annotated[Literal["asc", "desc"], Query(description="By seq.")] = "asc",
         cursor_: Annotated[
@@ -140,7 +143,10 @@ def create_http_app(
                 query = replace(query, after_seq=max(position, after_seq or 0))
             else:
                 query = replace(query, before_seq=position)
-        records = await hub.history.query(query)
+        try:
+            records = await hub.history.query(query)
+        except Exception as error:
+            raise Refused(503, f"the history log cannot be read now: {error}; try again later") from error
         page = records[:limit]
         next_cursor = cursor.encode(page[-1].seq, filters) if len(records) > limit else None
         body = '{"items":[' + ",".join(r.payload for r in page) + '],"next":' + json.dumps(next_cursor) + "}"
@@ -169,7 +175,11 @@ def create_http_app(
                 "send the admin token as 'Authorization: Bearer <HUB_ADMIN_TOKEN>'",
                 {"WWW-Authenticate": "Bearer"},
             )
-        return Deleted(deleted=await hub.history.delete(_micros(before)))
+        try:
+            deleted = await hub.history.delete(_micros(before))
+        except Exception as error:
+            raise Refused(503, f"the history log cannot be changed now: {error}; try again later") from error
+        return Deleted(deleted=deleted)
 
     return app
 

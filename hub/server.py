@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 import socketio
 from pydantic import BaseModel, ValidationError
 
-from hub.core import Hub, Payload
+from hub.core import Hub
 from hub.errors import BadRequest, HubError, UnknownEvent
+from hub.fanout import Payload
 from hub.messages import CommandRequest, ErrorAck, ErrorBody, Message, SubscriptionRequest
 from hub.settings import Settings
 from hub.subscriptions import room
@@ -23,11 +24,15 @@ log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=BaseModel)
 
+KNOWN_EVENTS = "subscribe, unsubscribe, command"
+
 
 def create_server(settings: Settings) -> socketio.AsyncServer:
     return socketio.AsyncServer(
         async_mode="asgi",  # always: with aiohttp installed the library would otherwise pick aiohttp
         cors_allowed_origins=settings.cors_origins,
+        ping_interval=settings.ping_interval_s,
+        ping_timeout=settings.ping_timeout_s,
         logger=False,
         engineio_logger=False,
     )
@@ -60,8 +65,19 @@ class SocketIOTransport:
 def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings) -> None:
     """Attach the hub's event handlers to `sio`."""
 
+    def reserved(name: str, sid: str) -> dict[str, Any] | None:
+        """An error ack if a connected client sent an event with a reserved name (python-socketio passes
+        such events to the real handler; a genuine connect or disconnect is never 'connected' here)."""
+        if sio.manager.is_connected(sid, "/"):
+            return _error(
+                UnknownEvent(f"{name!r} is reserved; the hub handles {KNOWN_EVENTS}", {"event": name})
+            )
+        return None
+
     @sio.event  # type: ignore[untyped-decorator]
-    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    async def connect(sid: str, environ: Any = None, auth: Any = None) -> dict[str, Any] | None:
+        if (refusal := reserved("connect", sid)) is not None:
+            return refusal
         peer = environ.get("REMOTE_ADDR", "?")
         if len(hub.clients) >= settings.max_clients:
             log.warning("refused %s from %s: %d clients connected", sid, peer, len(hub.clients))
@@ -71,11 +87,15 @@ def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings) -> None:
             )
         hub.connect(sid)
         log.info("client %s connected from %s (%d connected)", sid, peer, len(hub.clients))
+        return None
 
     @sio.event  # type: ignore[untyped-decorator]
-    async def disconnect(sid: str, reason: Any = None) -> None:
-        await hub.disconnect(sid)
+    async def disconnect(sid: str, reason: Any = None) -> dict[str, Any] | None:
+        if (refusal := reserved("disconnect", sid)) is not None:
+            return refusal
+        hub.disconnect(sid)
         log.info("client %s disconnected (%s)", sid, reason)
+        return None
 
     sio.on("subscribe", _handler(SubscriptionRequest, hub.subscribe))
     sio.on("unsubscribe", _handler(SubscriptionRequest, hub.unsubscribe))
@@ -83,8 +103,9 @@ def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings) -> None:
 
     @sio.on("*")  # type: ignore[untyped-decorator]
     async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:
-        known = "subscribe, unsubscribe, command"
-        return _error(UnknownEvent(f"unknown event {event!r}; the hub handles {known}", {"event": event}))
+        return _error(
+            UnknownEvent(f"unknown event {event!r}; the hub handles {KNOWN_EVENTS}", {"event": event})
+        )
 
 
 def _logged(hub: Hub) -> Callable[[str, CommandRequest], Awaitable[BaseModel]]:

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         ["http://localhost:4200"], description="Comma-separated origins allowed to connect (browsers)."
     )
     max_clients: int = Field(10_000, ge=1, description="Connections past this number are refused.")
+    ping_interval_s: float = Field(
+        25.0, gt=0, description="Engine.IO ping interval: how often clients are probed."
+    )
+    ping_timeout_s: float = Field(
+        20.0, gt=0, description="A client that has not answered a ping within this time is disconnected."
+    )
     admin_token: str | None = Field(
         None, description="Bearer token that allows DELETE /historical-data (disabled when unset)."
     )
@@ -47,7 +53,9 @@ class Settings(BaseSettings):
 
     @field_validator("cors_origins")
     @classmethod
-    def _no_wildcard_mixed(cls, origins: list[str]) -> list[str]:
+    def _real_origins(cls, origins: list[str]) -> list[str]:
+        if not origins:
+            raise ValueError("give at least one origin (an empty list would switch the origin check off)")
         for origin in origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"{origin!r} is not an origin such as http://localhost:4200")

@@ -36,7 +36,7 @@ class Supervisor:
             while True:
                 started = loop.time()
                 self.state = "running"
-                self.hub.notify("info", "source_connected", f"source {self.source.name} connected")
+                self.hub.notification("info", "source_connected", f"source {self.source.name} connected")
                 try:
                     await self.source.run(self.hub)
                     self.error = "the source stopped"
@@ -46,7 +46,7 @@ class Supervisor:
                 failures = 1 if loop.time() - started > HEALTHY_RUN_S else failures + 1
                 self.state = "down"
                 delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1]
-                self.hub.notify(
+                self.hub.notification(
                     "critical",
                     "source_disconnected",
                     f"source {self.source.name} disconnected ({self.error}); retrying in {delay:g} s",

@@ -9,6 +9,7 @@ import pytest
 
 from hub.app import create_app
 from hub.core import Hub
+from hub.history import HistoryBackend
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.fakes import TEST_TEMPLATES, FakeSource
@@ -45,9 +46,17 @@ class RunningHub:
 
 
 @pytest.fixture
-async def running(source: FakeSource, settings: Settings) -> AsyncIterator[RunningHub]:
-    """A hub with the fake source and an in-memory log, on a free port, its source started."""
-    app = create_app(settings, source=source, history=MemoryHistory())
+def history() -> HistoryBackend:
+    """The history backend of `running`; test modules may override this fixture to try every backend."""
+    return MemoryHistory()
+
+
+@pytest.fixture
+async def running(
+    source: FakeSource, settings: Settings, history: HistoryBackend
+) -> AsyncIterator[RunningHub]:
+    """A hub with the fake source and the `history` backend, on a free port, its source started."""
+    app = create_app(settings, source=source, history=history)
     async with serve(app) as url:
         await source.started.wait()
         running = RunningHub(url, app.hub, source)

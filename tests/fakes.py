@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
+from hub.history import Record
+from hub.history.memory import MemoryHistory
 from hub.source import SourceCommand, SourceEvents, SourceStatus
 from hub.templates import Templates, Value, load_templates
 
@@ -65,3 +68,12 @@ class FakeSource:
         await self.command_arrived.wait()
         self.command_arrived.clear()
         return self.commands[-1]
+
+
+class UnwritableHistory(MemoryHistory):
+    """A log on a disk that has failed: every write raises."""
+
+    async def write(self, records: Sequence[Record], reserved_seq: int) -> None:
+        if records:
+            raise OSError("no space left on device")
+        await super().write(records, reserved_seq)

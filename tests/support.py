@@ -85,3 +85,11 @@ class Client:
 
 def is_(type: str, **fields: Any) -> Callable[[Message], bool]:
     return lambda m: m["type"] == type and all(m.get(k) == v for k, v in fields.items())
+
+
+async def eventually(condition: Callable[[], bool], within: float = 5) -> None:
+    """Wait until `condition` holds, for state the server changes without telling any client (such as its
+    handling of a disconnect); prefer awaiting a message wherever one exists."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 (no event exists for this state)
+            await asyncio.sleep(0.01)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import httpx
 import pytest
 
 from hub.app import create_app
-from hub.history import Query, Record
-from hub.history.memory import MemoryHistory
+from hub.history import Query
 from hub.settings import Settings
 from tests.conftest import RunningHub
-from tests.fakes import FakeSource
+from tests.fakes import FakeSource, UnwritableHistory
 from tests.support import Client, is_, serve
 
 
@@ -152,17 +149,8 @@ async def test_commands_are_refused_while_the_source_is_down(running: RunningHub
     assert ack["ok"] is True
 
 
-class UnwritableHistory(MemoryHistory):
-    """A log on a disk that has failed: every write raises."""
-
-    async def write(self, records: Sequence[Record], reserved_seq: int) -> None:
-        if records:
-            raise OSError("no space left on device")
-        await super().write(records, reserved_seq)
-
-
 async def test_a_command_that_cannot_be_logged_is_not_sent(source: FakeSource, settings: Settings) -> None:
-    """If the log cannot be written the ack is internal_error, the command fails, and the source gets nothing."""
+    """If the log cannot be written the ack is internal_error, the command fails, the source gets nothing."""
     async with serve(create_app(settings, source=source, history=UnwritableHistory())) as url:
         await source.started.wait()
         client = await Client().connect(url)

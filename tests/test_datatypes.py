@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 
+from hub.history import Query
 from hub.templates import Value
 from tests.conftest import RunningHub
 from tests.support import is_
@@ -56,3 +59,16 @@ async def test_values_of_the_wrong_type_are_dropped(running: RunningHub, clock: 
     [only] = await client.wait_for(is_("data"))
     assert only["value"] == 2 and len(client.of("data")) == 1
     assert running.hub.health()["rejected_values"] == 8
+
+
+async def test_retention_deletes_only_older_messages(running: RunningHub) -> None:
+    """Retention removes messages older than the window and keeps the rest, seq untouched."""
+    client = await running.client()
+    await client.call("subscribe", {"ids": ["counter"]})
+    now = time.time()
+    running.source.emit("counter", 1, now - 7200)
+    running.source.emit("counter", 2, now - 10)
+    await client.wait_for(is_("data", id="counter"), count=2)
+    assert await running.hub.expire(3600) == 1
+    kept = await running.hub.history.query(Query(ids=("counter",)))
+    assert [json.loads(r.payload)["value"] for r in kept] == [2]

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from hub.app import create_app
+from hub.history import HistoryBackend
 from hub.history.memory import MemoryHistory
+from hub.history.sqlite import SqliteHistory
 from hub.settings import Settings
 from tests.conftest import ADMIN_TOKEN, RunningHub
-from tests.fakes import TEST_TEMPLATES, FakeSource
+from tests.fakes import TEST_TEMPLATES, FakeSource, UnwritableHistory
 from tests.support import is_, serve
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def history(request: pytest.FixtureRequest, tmp_path: Path) -> HistoryBackend:
+    """Every HTTP test runs on each history backend."""
+    return MemoryHistory() if request.param == "memory" else SqliteHistory(tmp_path / "history.db")
 
 
 @pytest.fixture
@@ -41,7 +50,7 @@ async def test_health_reports_source_history_and_clients(
     assert body["status"] == "ok" and body["reason"] is None
     assert body["clients"] == 1 and body["uptime_s"] >= 0
     assert body["source"] == {"name": "fake", "state": "running", "error": None}
-    assert body["history"]["backend"] == "memory" and body["history"]["messages"] >= 1
+    assert body["history"]["backend"] in ("memory", "sqlite") and body["history"]["messages"] >= 1
 
 
 async def test_health_is_degraded_when_the_source_is_down(
@@ -146,6 +155,8 @@ async def test_cursor_pages_without_gaps_or_repeats(
         ({"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "end"),
         ({"after_seq": -1}, "after_seq"),
         ({"after_seq": "x"}, "after_seq"),
+        ({"after_seq": 2**63}, "after_seq"),
+        ({"cursor": "WzkyMjMzNzIwMzY4NTQ3NzU4MDgsIngiXQ"}, "cursor"),
         ({"cursor": "garbage!"}, "cursor"),
         ({"cursor": "WzEsIngiXQ"}, "cursor"),
     ],
@@ -206,3 +217,16 @@ async def test_openapi_document_lists_the_endpoints(http: httpx.AsyncClient) -> 
     paths = (await http.get("/openapi.json")).json()["paths"]
     assert {"/health", "/telemetry-types", "/command-templates", "/historical-data"} <= set(paths)
     assert {"get", "delete"} <= set(paths["/historical-data"])
+
+
+async def test_an_unreadable_log_is_503_not_500(source: FakeSource, settings: Settings) -> None:
+    """When the log cannot be written (so not flushed for a query), history requests get 503 with a reason."""
+    async with (
+        serve(create_app(settings, source=source, history=UnwritableHistory())) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        await source.started.wait()  # its source_connected notification is now waiting to be written
+        response = await http.get("/historical-data")
+        assert response.status_code == 503 and "no space left" in response.json()["message"]
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        assert (await http.delete("/historical-data", headers=auth)).status_code == 503

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import socketio
+import websockets
+from websockets.asyncio.client import ClientConnection
 
 from hub.app import create_app
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
-from tests.support import Client, is_, serve
+from tests.support import Client, eventually, is_, serve
 
 MALFORMED: list[Any] = [
     None,
@@ -115,3 +118,63 @@ async def test_cors_refuses_other_origins(running: RunningHub) -> None:
     await refused.close()
     ok = await running.client(headers={"Origin": "http://localhost:4200"})
     assert ok.sio.connected
+
+
+@pytest.mark.parametrize("event", ["connect", "disconnect"])
+async def test_reserved_event_names_sent_by_a_client_are_refused(running: RunningHub, event: str) -> None:
+    """A client emitting 'connect' or 'disconnect' gets unknown_event and stays counted and subscribed."""
+    client = await running.client()
+    await client.call("subscribe", {"ids": ["voltage"]})
+    for payload in (None, {"x": 1}, "text"):
+        ack = (
+            await client.call(event, payload)
+            if payload is not None
+            else await client.sio.call(event, timeout=5)
+        )
+        assert ack["ok"] is False and ack["error"]["code"] == "unknown_event"
+    assert client.sio.get_sid() in running.hub.clients
+    assert (await client.call("subscribe", {"ids": []}))["subscribed"] == ["voltage"]
+
+
+async def dead_client(url: str) -> ClientConnection:
+    """A raw Engine.IO client that subscribes to everything, then never reads or answers a ping again."""
+    ws = await websockets.connect(url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket")
+    assert str(await ws.recv()).startswith("0")
+    await ws.send("40")
+    assert str(await ws.recv()).startswith("40")
+    await ws.send('420["subscribe",{"all":true}]')
+    assert str(await ws.recv()).startswith("430")
+    return ws
+
+
+async def test_a_dead_client_never_stalls_the_others(source: FakeSource, clock: Callable[[], float]) -> None:
+    """A client that stops reading and answering pings is dropped; the others keep streaming meanwhile.
+
+    The disconnect is found while sending to that client, inside the fan-out: its handling must not wait on
+    the fan-out (that froze every client)."""
+    settings = Settings(
+        templates_dir=TEST_TEMPLATES, history_url="memory://", ping_interval_s=0.2, ping_timeout_s=0.2
+    )
+    app = create_app(settings, source=source, history=MemoryHistory())
+    async with serve(app) as url:
+        await source.started.wait()
+        healthy = await Client().connect(url)
+        await healthy.call("subscribe", {"all": True})
+        dead = await dead_client(url)
+
+        async def produce() -> None:
+            for i in range(400):
+                source.emit("counter", i, clock())
+                source.emit("label", "x" * 2000, clock())  # fills the dead client's buffers
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await dead.send('42["subscribe",{"ids":[]}]')  # still talking, never reading
+                await asyncio.sleep(0.005)
+
+        producer = asyncio.create_task(produce())
+        await eventually(lambda: len(app.hub.clients) == 1)
+        await producer
+        received = await healthy.wait_for(is_("data", id="counter"), count=400)
+        assert [m["value"] for m in received] == list(range(400))
+        assert (await healthy.call("subscribe", {"ids": ["voltage"]}))["ok"] is True
+        await healthy.close()
+        dead.transport.abort()  # a dead peer does not say goodbye

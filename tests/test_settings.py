@@ -79,3 +79,10 @@ def test_help_documents_every_setting() -> None:
     for variable in ("HUB_HOST", "HUB_PORT", "HUB_TEMPLATES_DIR", "HUB_SOURCE", "HUB_HISTORY_URL",
                      "HUB_CORS_ORIGINS", "HUB_MAX_CLIENTS", "HUB_ADMIN_TOKEN", "HUB_LOG_LEVEL"):  # fmt: skip
         assert f"env {variable};" in result.stdout
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    """HUB_HISTORY_URL naming a file that is not SQLite stops start-up with a message, not a traceback."""
+    (tmp_path / "notes.db").write_text("shopping list")
+    result = run_main("--history-url", f"sqlite:///{tmp_path}/notes.db")
+    assert result.returncode == 2 and "file is not a database" in result.stderr

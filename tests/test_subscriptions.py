@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.conftest import RunningHub
-from tests.support import is_
+from tests.support import eventually, is_
 
 
 async def test_client_gets_exactly_the_ids_it_subscribed_to(
@@ -103,5 +103,5 @@ async def test_rooms_follow_subscriptions(running: RunningHub) -> None:
     await client.call("unsubscribe", {"ids": ["mode"]})
     assert {r for r in sio.rooms(sid) if r.startswith("telemetry:")} == {"telemetry:voltage"}
     await client.close()
-    await running.hub.disconnect(sid)  # idempotent; waits until the hub has processed the disconnect
+    await eventually(lambda: sid not in running.hub.clients)
     assert running.hub.subscriptions.counts()["voltage"] == 0

@@ -129,3 +129,11 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
     """A directory without the template files says which file it could not read."""
     with pytest.raises(ConfigurationError, match=r"telemetry_types\.yaml: cannot read"):
         load_templates(tmp_path)
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    """A template file in another encoding gives a message naming it, not a traceback."""
+    directory = broken(tmp_path)
+    (directory / TELEMETRY_FILE).write_bytes("telemetry_types: [{id: température}]".encode("latin-1"))
+    with pytest.raises(ConfigurationError, match=r"telemetry_types\.yaml: not UTF-8 text"):
+        load_templates(directory)

@@ -21,9 +21,16 @@ def open_backend(url: str) -> HistoryBackend:
             raise ConfigurationError(
                 f"HUB_HISTORY_URL={url!r}: a SQLite URL needs a path, e.g. sqlite:///data/history.db"
             )
+        import sqlite3
+
         from hub.history.sqlite import SqliteHistory
 
-        return SqliteHistory(Path(path))
+        backend = SqliteHistory(Path(path))
+        try:
+            backend.check()
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigurationError(f"HUB_HISTORY_URL={url!r}: cannot use {path}: {error}") from None
+        return backend
     if scheme == "memory":
         from hub.history.memory import MemoryHistory
 

@@ -25,7 +25,12 @@ def decode(cursor: str, filters: str) -> int:
         seq, made_for = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError) as error:
         raise ValueError("not a cursor this hub issued") from error
-    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(made_for, str):
+    if (
+        not isinstance(seq, int)
+        or isinstance(seq, bool)
+        or not 0 <= seq < 2**63
+        or not isinstance(made_for, str)
+    ):
         raise ValueError("not a cursor this hub issued")
     if made_for != filters:
         raise ValueError("the cursor was issued for other filters; repeat the same ones to page on")

@@ -45,6 +45,14 @@ class HistoryLog:
         return self._count + len(self._pending)
 
     @property
+    def accepting(self) -> bool:
+        """False once writes have failed for so long that the reserved `seq` numbers run low.
+
+        Numbers past the reservation could be handed out again after a crash, so telemetry is dropped (and
+        counted) until a write succeeds; this also bounds the memory the unwritten records take."""
+        return self._reserved - self._last_seq > RESERVE_AHEAD // 10
+
+    @property
     def pending(self) -> int:
         return len(self._pending)
 

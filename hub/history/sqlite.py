@@ -45,17 +45,25 @@ class SqliteHistory:
         self._write_db: sqlite3.Connection | None = None
         self._connections: list[sqlite3.Connection] = []
 
-    async def open(self) -> tuple[int, int]:
+    def check(self) -> None:
+        """Create the file and its schema now, so that a path that cannot be used stops start-up at once."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path)
+        try:
+            _prepare(db)
+        finally:
+            db.close()
+
+    async def open(self) -> tuple[int, int]:
         return await self._on(self._writer, self._open)
 
     def _open(self) -> tuple[int, int]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connect()
-        db.execute("PRAGMA journal_mode=WAL")
+        _prepare(db)
         # FULL: a committed batch (and so an acknowledged command) survives a power cut, not only a crash;
         # batching keeps this to about ten fsyncs a second.
         db.execute("PRAGMA synchronous=FULL")
-        db.executescript(_SCHEMA)
         self._write_db = db
         reserved = db.execute("SELECT value FROM meta WHERE key = 'reserved_seq'").fetchone()
         highest = db.execute("SELECT max(seq) FROM messages").fetchone()[0] or 0
@@ -163,6 +171,11 @@ class SqliteHistory:
     @staticmethod
     async def _on(executor: ThreadPoolExecutor, call: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, call, *args)
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(_SCHEMA)
 
 
 def _set_reserved(db: sqlite3.Connection, reserved_seq: int) -> None:

@@ -1,0 +1,85 @@
+"""Turns what happens into messages: assigns each its `seq`, appends it to the log, queues it for delivery."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from hub.commands import PendingCommand
+from hub.fanout import FanOut
+from hub.history import HistoryLog, Record
+from hub.messages import (
+    CommandStatus,
+    Confirmation,
+    DataMessage,
+    Level,
+    Message,
+    Notification,
+    format_timestamp,
+    to_micros,
+)
+from hub.templates import Value
+
+
+class Publisher:
+    def __init__(self, history: HistoryLog, fanout: FanOut) -> None:
+        self.history = history
+        self.fanout = fanout
+
+    def data(self, id: str, value: Value, time_us: int) -> DataMessage:
+        """A checked value (the hot path: the model is built without validating again)."""
+        message = DataMessage.model_construct(
+            id=id, value=value, timestamp=format_timestamp(time_us), seq=self.history.next_seq()
+        )
+        self._publish(message, time_us)
+        return message
+
+    def notification(
+        self,
+        level: Level,
+        code: str,
+        message: str,
+        id: str | None = None,
+        details: dict[str, Any] | None = None,
+        time_us: int | None = None,
+    ) -> Notification:
+        now = to_micros(time.time()) if time_us is None else time_us
+        notification = Notification(
+            level=level,
+            code=code,
+            message=message,
+            id=id,
+            details=details,
+            timestamp=format_timestamp(now),
+            seq=self.history.next_seq(),
+        )
+        self._publish(notification, now)
+        return notification
+
+    def confirmation(
+        self,
+        pending: PendingCommand,
+        status: CommandStatus,
+        message: str,
+        parameters: dict[str, Value] | None = None,
+    ) -> Confirmation:
+        now = to_micros(time.time())
+        confirmation = Confirmation(
+            command_id=pending.command_id,
+            command=pending.command,
+            request_id=pending.request_id,
+            status=status,
+            message=message,
+            parameters=parameters,
+            timestamp=format_timestamp(now),
+            seq=self.history.next_seq(),
+        )
+        self._publish(confirmation, now)
+        return confirmation
+
+    def _publish(self, message: Message, time_us: int) -> None:
+        payload = message.model_dump(exclude_none=True)
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        self.history.append(Record(message.seq, message.type, getattr(message, "id", None), time_us, text))
+        self.fanout.publish(message, payload)
