@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from hub.history import HistoryBackend, HistoryLog, Query, Record
 from hub.history.log import RESERVE_AHEAD
 from hub.history.memory import MemoryHistory
 from hub.history.sqlite import SqliteHistory
+from tests.fakes import UnwritableHistory
 
 Reopen = Callable[[], HistoryBackend]
 
@@ -117,22 +118,16 @@ async def test_latest_and_delete_before(reopen: Reopen) -> None:
     await log.close()
 
 
-async def test_failed_write_keeps_records_and_reports(tmp_path: Path) -> None:
+async def test_failed_write_keeps_records_and_reports() -> None:
     """A write error keeps the batch for the next attempt and shows in stats; nothing is lost."""
-    backend = SqliteHistory(tmp_path / "h.db")
+    backend = UnwritableHistory()
     log = HistoryLog(backend)
     await log.open()
-    original = backend.write
-
-    async def broken(records: Sequence[Record], reserved_seq: int) -> None:
-        raise OSError("disk full")
-
-    backend.write = broken  # type: ignore[method-assign]
     await fill_without_flush(log, 3)
     with pytest.raises(OSError):
         await log.flush()
-    assert log.stats()["error"] == "OSError: disk full" and log.pending == 3
-    backend.write = original  # type: ignore[method-assign]
+    assert log.stats()["error"] == "OSError: no space left on device" and log.pending == 3
+    backend.broken = False
     await log.flush()
     assert log.stats()["error"] is None and len(await log.query(Query())) == 3
     await log.close()
@@ -142,3 +137,20 @@ async def fill_without_flush(log: HistoryLog, count: int) -> None:
     for _ in range(count):
         seq = log.next_seq()
         log.append(Record(seq, "data", "a", seq, "{}"))
+
+
+async def test_numbers_are_not_handed_out_past_the_reservation() -> None:
+    """While writes fail, the log stops accepting telemetry before the reserved seq numbers run out."""
+    backend = UnwritableHistory()
+    log = HistoryLog(backend, reserve_ahead=100)
+    await log.open()
+    assert log.accepting
+    await fill_without_flush(log, 89)
+    assert log.accepting
+    await fill_without_flush(log, 1)
+    assert not log.accepting  # 10 numbers left: kept for confirmations and notifications
+    with pytest.raises(OSError):
+        await log.flush()
+    backend.broken = False
+    await log.flush()
+    assert log.accepting and log.pending == 0

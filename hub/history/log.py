@@ -25,8 +25,11 @@ RESERVE_AHEAD = 1_000_000
 class HistoryLog:
     """Front of the history backend that the rest of the hub talks to."""
 
-    def __init__(self, backend: HistoryBackend, flush_interval_s: float = 0.1) -> None:
+    def __init__(
+        self, backend: HistoryBackend, flush_interval_s: float = 0.1, reserve_ahead: int = RESERVE_AHEAD
+    ) -> None:
         self.backend = backend
+        self.reserve_ahead = reserve_ahead
         self.flush_interval_s = flush_interval_s
         self._pending: list[Record] = []
         self._last_seq = 0
@@ -50,7 +53,7 @@ class HistoryLog:
 
         Numbers past the reservation could be handed out again after a crash, so telemetry is dropped (and
         counted) until a write succeeds; this also bounds the memory the unwritten records take."""
-        return self._reserved - self._last_seq > RESERVE_AHEAD // 10
+        return self._reserved - self._last_seq > self.reserve_ahead // 10
 
     @property
     def pending(self) -> int:
@@ -58,7 +61,7 @@ class HistoryLog:
 
     async def open(self) -> None:
         self._last_seq, self._count = await self.backend.open()
-        self._reserved = self._last_seq + RESERVE_AHEAD
+        self._reserved = self._last_seq + self.reserve_ahead
         await self.backend.write([], self._reserved)
 
     def next_seq(self) -> int:
@@ -72,10 +75,10 @@ class HistoryLog:
     async def flush(self) -> None:
         """Write everything appended so far; returns once it is durable (or raises if the write failed)."""
         async with self._flush_lock:
-            if not self._pending and self._reserved - self._last_seq > RESERVE_AHEAD // 2:
+            if not self._pending and self._reserved - self._last_seq > self.reserve_ahead // 2:
                 return
             batch, self._pending = self._pending, []
-            reserved = max(self._reserved, self._last_seq + RESERVE_AHEAD)
+            reserved = max(self._reserved, self._last_seq + self.reserve_ahead)
             started = time.perf_counter()
             try:
                 await self.backend.write(batch, reserved)
