@@ -31,6 +31,7 @@ def create_app(
         source or create_source(settings),
         HistoryLog(history or open_backend(settings.history_url), settings.history_flush_interval_s),
         SocketIOTransport(sio),
+        max_replay=settings.max_replay,
     )
     register(sio, hub, settings)
 

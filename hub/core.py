@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any, Literal, cast
 
 from hub import tasks
@@ -20,7 +21,7 @@ from hub.catalog import Catalog
 from hub.commands import CommandTracker, PendingCommand, new_command_id, validate
 from hub.errors import HubError, SourceUnavailable
 from hub.fanout import FanOut, Payload, Transport
-from hub.history import HistoryLog
+from hub.history import HistoryLog, Query
 from hub.limits import LimitMonitor
 from hub.messages import (
     TERMINAL_STATUSES,
@@ -45,8 +46,11 @@ BACKLOG_DEGRADED = 10_000
 
 
 class Hub:
-    def __init__(self, source: Source, history: HistoryLog, transport: Transport) -> None:
+    def __init__(
+        self, source: Source, history: HistoryLog, transport: Transport, max_replay: int = 10_000
+    ) -> None:
         self.source = source
+        self.max_replay = max_replay
         self.history = history
         self.transport = transport
         self.catalog = Catalog(source.templates)
@@ -61,6 +65,7 @@ class Hub:
         self._limits = LimitMonitor(self.catalog.types)
         self._executions: set[asyncio.Task[None]] = set()
         self._warned: set[str] = set()
+        self._resume_from: dict[str, int] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -164,28 +169,78 @@ class Hub:
 
     # --- client requests ---------------------------------------------------------------------------------
 
-    def connect(self, client: str) -> None:
+    def connect(self, client: str, since: int | None = None) -> None:
+        """A new client. With `since` it is resuming: it gets no broadcasts until its first subscribe, which
+        replays the broadcasts and data it missed after `since` and then lets live messages through."""
         self.clients.add(client)
+        if since is not None:
+            self._resume_from[client] = since
+            self.fanout.held.add(client)
 
     def disconnect(self, client: str) -> None:
         """Forget the client at once. Never waits on the fan-out: the transport may call this from inside a
         delivery (a client found dead while sending to it), and waiting there would wait on itself."""
         self.clients.discard(client)
         self.subscriptions.drop(client)
+        self.fanout.held.discard(client)
+        self._resume_from.pop(client, None)
 
     async def subscribe(self, client: str, request: SubscriptionRequest) -> SubscribeAck:
         ids = self.subscriptions.resolve(request)
 
         async def apply() -> SubscribeAck:
-            if client in self.clients:
-                new = self.subscriptions.add(client, ids)
-                await self.transport.join(client, new)
-                latest = self.fanout.latest
-                for payload in sorted((latest[i] for i in new if i in latest), key=_seq):
-                    await self.transport.send(client, payload)
-            return SubscribeAck(subscribed=sorted(self.subscriptions.of(client)))
+            if client not in self.clients:
+                return SubscribeAck(subscribed=[])
+            resuming = self._resume_from.pop(client, None)
+            since = request.since if request.since is not None else resuming
+            new = self.subscriptions.add(client, ids)
+            await self.transport.join(client, new)
+            subscribed = sorted(self.subscriptions.of(client))
+            if since is None:
+                await self._send_latest(client, new)
+                return SubscribeAck(subscribed=subscribed)
+            try:
+                replayed, reason = await self._replay(client, since, new, broadcasts=resuming is not None)
+            finally:
+                self.fanout.held.discard(client)
+            if reason is not None:
+                await self._send_latest(client, new)
+            return SubscribeAck(
+                subscribed=subscribed, replayed=replayed, recovered=reason is None, reason=reason
+            )
 
         return await self.fanout.serialized(apply)
+
+    async def _send_latest(self, client: str, ids: set[str]) -> None:
+        latest = self.fanout.latest
+        for payload in sorted((latest[i] for i in ids if i in latest), key=_seq):
+            await self.transport.send(client, "data", payload)
+
+    async def _replay(
+        self, client: str, since: int, ids: set[str], broadcasts: bool
+    ) -> tuple[int, str | None]:
+        """Send `client`, in seq order, what it missed after `since` up to what the fan-out has delivered:
+        data of `ids` and, when `broadcasts`, confirmations and notifications. Runs inside the fan-out, so
+        everything after that point reaches the client live: no gap and no repeat at the seam.
+        Returns how many were replayed, or a reason why the gap cannot be filled."""
+        if since > self.history.last_seq:
+            return 0, f"since {since} is ahead of this hub's log (last seq {self.history.last_seq}); reload"
+        if since < self.history.unrecoverable_seq:
+            return 0, (
+                f"messages up to seq {self.history.unrecoverable_seq} are no longer in the log (cleared, or "
+                "lost in a crash); reload from /historical-data"
+            )
+        window = Query(after_seq=since, before_seq=self.fanout.delivered_seq + 1, limit=self.max_replay + 1)
+        records = []
+        if ids:
+            records += await self.history.query(replace(window, ids=tuple(ids), types=("data",)))
+        if broadcasts:
+            records += await self.history.query(replace(window, types=("confirmation", "notification")))
+        if len(records) > self.max_replay:
+            return 0, f"more than {self.max_replay} messages were missed (HUB_MAX_REPLAY); reload"
+        for record in sorted(records, key=lambda r: r.seq):
+            await self.transport.send(client, record.type, json.loads(record.payload))
+        return len(records), None
 
     async def unsubscribe(self, client: str, request: SubscriptionRequest) -> UnsubscribeAck:
         ids = self.subscriptions.resolve(request)

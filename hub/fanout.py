@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -26,12 +26,12 @@ T = TypeVar("T")
 class Transport(Protocol):
     """How the core reaches clients; the Socket.IO layer implements it."""
 
-    async def deliver(self, message: Message, payload: Payload) -> None:
-        """Data to the subscribers of its id; confirmations and notifications to every client."""
+    async def deliver(self, message: Message, payload: Payload, skip: Collection[str]) -> None:
+        """Data to the subscribers of its id; confirmations and notifications to all clients but `skip`."""
         ...
 
-    async def send(self, client: str, payload: Payload) -> None:
-        """A data message to one client."""
+    async def send(self, client: str, event: str, payload: Payload) -> None:
+        """One message to one client."""
         ...
 
     async def join(self, client: str, ids: Iterable[str]) -> None: ...
@@ -49,6 +49,10 @@ class FanOut:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.latest: dict[str, Payload] = {}
+        self.delivered_seq = 0
+        """The seq of the last message taken for delivery: all up to it has gone out, the rest is queued."""
+        self.held: set[str] = set()
+        """Clients that receive no broadcasts until their resume has replayed what they missed."""
         self._queue: asyncio.Queue[tuple[Message, Payload] | _Operation] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -91,10 +95,11 @@ class FanOut:
                 await _settle(item)
                 continue
             message, payload = item
+            self.delivered_seq = message.seq
             if message.type == "data":
                 self.latest[message.id] = payload
             try:
-                await self.transport.deliver(message, payload)
+                await self.transport.deliver(message, payload, self.held)
             except Exception:
                 log.exception("delivering seq %d failed", message.seq)
 

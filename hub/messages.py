@@ -94,6 +94,23 @@ class SubscriptionRequest(_Strict):
     ids: list[Name] = Field(default_factory=list, max_length=MAX_LIST_LENGTH)
     groups: list[Name] = Field(default_factory=list, max_length=MAX_LIST_LENGTH)
     all: bool = False
+    since: int | None = Field(
+        None,
+        ge=0,
+        le=2**63 - 1,
+        description="subscribe only: replay what the newly subscribed ids missed after this seq.",
+    )
+
+
+class ConnectAuth(_Strict):
+    """The Socket.IO `auth` object a client may send when it connects."""
+
+    since: int | None = Field(
+        None,
+        ge=0,
+        le=2**63 - 1,
+        description="Resume: no broadcasts until the first subscribe, which replays all missed after it.",
+    )
 
 
 class CommandRequest(_Strict):
@@ -122,6 +139,9 @@ class ErrorAck(_Strict):
 class SubscribeAck(_Strict):
     ok: Literal[True] = True
     subscribed: list[str] = Field(description="The client's whole subscription set after the call, sorted.")
+    replayed: int | None = Field(None, description="With `since`: how many messages were replayed.")
+    recovered: bool | None = Field(None, description="With `since`: false when the gap could not be filled.")
+    reason: str | None = Field(None, description="Why the gap could not be filled; reload from the history.")
 
 
 class UnsubscribeAck(_Strict):

@@ -7,7 +7,7 @@ client's `emitWithAck` waiting forever.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 import socketio
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from hub.core import Hub
 from hub.errors import BadRequest, HubError, UnknownEvent
 from hub.fanout import Payload
-from hub.messages import CommandRequest, ErrorAck, ErrorBody, Message, SubscriptionRequest
+from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, Message, SubscriptionRequest
 from hub.settings import Settings
 from hub.subscriptions import room
 
@@ -44,14 +44,14 @@ class SocketIOTransport:
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self.sio = sio
 
-    async def deliver(self, message: Message, payload: Payload) -> None:
+    async def deliver(self, message: Message, payload: Payload, skip: Collection[str]) -> None:
         if message.type == "data":
             await self.sio.emit("data", payload, room=room(message.id))
         else:
-            await self.sio.emit(message.type, payload)
+            await self.sio.emit(message.type, payload, skip_sid=list(skip) if skip else None)
 
-    async def send(self, client: str, payload: Payload) -> None:
-        await self.sio.emit("data", payload, to=client)
+    async def send(self, client: str, event: str, payload: Payload) -> None:
+        await self.sio.emit(event, payload, to=client)
 
     async def join(self, client: str, ids: Iterable[str]) -> None:
         for telemetry_id in ids:
@@ -85,7 +85,16 @@ def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings) -> None:
                 f"the hub is full ({settings.max_clients} clients); try again later",
                 {"code": "too_many_clients"},
             )
-        hub.connect(sid)
+        try:
+            credentials = ConnectAuth.model_validate(auth if auth is not None else {})
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, p['loc'])) or 'auth'}: {p['msg']}" for p in error.errors()
+            )
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"invalid auth: {problems}", {"code": "bad_request"}
+            ) from None
+        hub.connect(sid, credentials.since)
         log.info("client %s connected from %s (%d connected)", sid, peer, len(hub.clients))
         return None
 

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         ["http://localhost:4200"], description="Comma-separated origins allowed to connect (browsers)."
     )
     max_clients: int = Field(10_000, ge=1, description="Connections past this number are refused.")
+    max_replay: int = Field(
+        10_000, ge=0, description="Most messages a resume (subscribe with since) replays; past it, reload."
+    )
     ping_interval_s: float = Field(
         25.0, gt=0, description="Engine.IO ping interval: how often clients are probed."
     )

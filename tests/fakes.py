@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from hub.history import Record
+from hub.history import Query, Record
+from hub.history.base import Marks
 from hub.history.memory import MemoryHistory
+from hub.messages import Level
 from hub.source import SourceCommand, SourceEvents, SourceStatus
 from hub.templates import Templates, Value, load_templates
 
@@ -64,6 +66,10 @@ class FakeSource:
         assert self.events is not None
         self.events.confirmation(command_id, status, message)
 
+    def notify(self, level: Level, code: str, message: str) -> None:
+        assert self.events is not None
+        self.events.notification(level, code, message)
+
     async def next_command(self) -> SourceCommand:
         await self.command_arrived.wait()
         self.command_arrived.clear()
@@ -75,7 +81,14 @@ class UnwritableHistory(MemoryHistory):
 
     broken = True
 
-    async def write(self, records: Sequence[Record], reserved_seq: int) -> None:
+    async def write(self, records: Sequence[Record], marks: Marks) -> None:
         if records and self.broken:
             raise OSError("no space left on device")
-        await super().write(records, reserved_seq)
+        await super().write(records, marks)
+
+
+class UnreadableHistory(MemoryHistory):
+    """A log whose storage fails on every read."""
+
+    async def query(self, query: Query) -> list[Record]:
+        raise OSError("disk I/O error")

@@ -14,12 +14,21 @@ import uvicorn
 Message = dict[str, Any]
 
 
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Run `app` under uvicorn on a free port of 127.0.0.1; yield its base URL; shut it down cleanly."""
+async def serve(app: Any, port: int = 0) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on 127.0.0.1 (a free port unless one is given); yield its base URL; shut it
+    down cleanly."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     config = uvicorn.Config(app, lifespan="on", log_level="warning", ws_per_message_deflate=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

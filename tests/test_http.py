@@ -15,7 +15,7 @@ from hub.history.memory import MemoryHistory
 from hub.history.sqlite import SqliteHistory
 from hub.settings import Settings
 from tests.conftest import ADMIN_TOKEN, RunningHub
-from tests.fakes import TEST_TEMPLATES, FakeSource, UnwritableHistory
+from tests.fakes import TEST_TEMPLATES, FakeSource, UnreadableHistory, UnwritableHistory
 from tests.support import is_, serve
 
 
@@ -219,14 +219,25 @@ async def test_openapi_document_lists_the_endpoints(http: httpx.AsyncClient) -> 
     assert {"get", "delete"} <= set(paths["/historical-data"])
 
 
-async def test_an_unreadable_log_is_503_not_500(source: FakeSource, settings: Settings) -> None:
-    """When the log cannot be written (so not flushed for a query), history requests get 503 with a reason."""
+async def test_an_unwritable_log_still_serves_reads(source: FakeSource, settings: Settings) -> None:
+    """With the disk full, GET still answers from memory (newest included); DELETE is 503 with the reason."""
     async with (
         serve(create_app(settings, source=source, history=UnwritableHistory())) as url,
         httpx.AsyncClient(base_url=url) as http,
     ):
-        await source.started.wait()  # its source_connected notification is now waiting to be written
-        response = await http.get("/historical-data")
-        assert response.status_code == 503 and "no space left" in response.json()["message"]
+        await source.started.wait()
+        items = (await http.get("/historical-data")).json()["items"]
+        assert [m["code"] for m in items] == ["source_connected"]
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        assert (await http.delete("/historical-data", headers=auth)).status_code == 503
+        response = await http.delete("/historical-data", headers=auth)
+        assert response.status_code == 503 and "no space left" in response.json()["message"]
+
+
+async def test_an_unreadable_log_is_503_not_500(source: FakeSource, settings: Settings) -> None:
+    """A backend that cannot be read gives 503 with the reason, never a 500."""
+    async with (
+        serve(create_app(settings, source=source, history=UnreadableHistory())) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        response = await http.get("/historical-data")
+        assert response.status_code == 503 and "disk I/O error" in response.json()["message"]

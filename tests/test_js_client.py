@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
+from hub.app import create_app
+from hub.history import HistoryLog, Query
+from hub.history.sqlite import SqliteHistory
+from hub.settings import Settings
 from tests.conftest import RunningHub
+from tests.fakes import FakeSource
+from tests.support import free_port, serve
 
 JS = Path(__file__).parent / "js"
 
@@ -74,3 +80,54 @@ async def test_js_client_subscribes_receives_and_commands(
     mine = [c for c in result["confirmations"] if c["command_id"] == ack["command_id"]]
     assert [c["status"] for c in mine] == ["accepted", "executing", "completed"]
     assert mine[-1]["message"] == "mode is now nominal"
+
+
+async def test_js_client_resumes_across_a_hub_restart(settings: Settings, tmp_path: Path) -> None:
+    """socket.io-client, auth a function, reconnects to a restarted hub and has every seq once, in order."""
+    database, port = tmp_path / "history.db", free_port()
+    process = await asyncio.create_subprocess_exec(
+        "node", str(JS / "resume.mjs"), f"http://127.0.0.1:{port}", "voltage", "counter",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = process.stdout
+
+    async def next_line() -> dict[str, Any]:
+        line: dict[str, Any] = json.loads(await asyncio.wait_for(lines.readline(), 20))
+        return line
+
+    async def run(index: int) -> dict[str, Any]:
+        """Serve, wait for the client's subscribe, produce 30 values of each id; the last run says stop."""
+        source = FakeSource()
+        async with serve(create_app(settings, source=source, history=SqliteHistory(database)), port=port):
+            await source.started.wait()
+            line = await next_line()
+            while "subscribed" not in line:  # connect errors while the hub was down
+                line = await next_line()
+            for i in range(30):
+                source.emit("voltage", 28.0, 1_800_000_000 + index * 100 + i / 100)
+                source.emit("counter", i, 1_800_000_000 + index * 100 + i / 100 + 0.001)
+                await asyncio.sleep(0.002)
+            if index == 1:
+                source.notify("info", "stop", "end of test")
+                line["summary"] = await next_line()
+        return line
+
+    try:
+        first, second = await run(0), await run(1)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+    summary = second["summary"]
+    assert "error" not in summary
+    assert first["subscribed"] == {"ok": True, "subscribed": ["counter", "voltage"]}
+    assert second["subscribed"]["recovered"] is True
+    log = HistoryLog(SqliteHistory(database))
+    await log.open()
+    expected = [
+        r.seq for r in await log.query(Query(ids=("voltage", "counter"), types=("data",), limit=10**6))
+    ]
+    await log.close()
+    got = [m["seq"] for m in summary["received"] if m["type"] == "data"]
+    assert got == expected and len(expected) == 120

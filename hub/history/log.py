@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from hub.history.base import HistoryBackend, Query, Record
+from hub.history.base import HistoryBackend, Marks, Query, Record, matches
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,10 @@ class HistoryLog:
         self.reserve_ahead = reserve_ahead
         self.flush_interval_s = flush_interval_s
         self._pending: list[Record] = []
+        self._writing: list[Record] = []  # the batch being written: in neither _pending nor the backend
         self._last_seq = 0
         self._reserved = 0
+        self._unrecoverable = 0
         self._count = 0
         self._flush_lock = asyncio.Lock()
         self.last_error: str | None = None
@@ -41,6 +43,11 @@ class HistoryLog:
     @property
     def last_seq(self) -> int:
         return self._last_seq
+
+    @property
+    def unrecoverable_seq(self) -> int:
+        """Messages up to this seq may be missing (deleted, or streamed and lost in a crash)."""
+        return self._unrecoverable
 
     @property
     def count(self) -> int:
@@ -60,9 +67,18 @@ class HistoryLog:
         return len(self._pending)
 
     async def open(self) -> None:
-        self._last_seq, self._count = await self.backend.open()
+        stored = await self.backend.open()
+        self._last_seq = max(stored.highest_seq, stored.marks.reserved_seq)
+        self._count = stored.count
+        self._unrecoverable = stored.marks.unrecoverable_seq
+        if stored.marks.reserved_seq > stored.highest_seq:
+            # numbers were handed out but never written: a crash; whatever carried them is gone for good
+            self._unrecoverable = max(self._unrecoverable, stored.marks.reserved_seq)
         self._reserved = self._last_seq + self.reserve_ahead
-        await self.backend.write([], self._reserved)
+        await self.backend.write([], self._marks(self._reserved))
+
+    def _marks(self, reserved: int) -> Marks:
+        return Marks(reserved, self._unrecoverable)
 
     def next_seq(self) -> int:
         self._last_seq += 1
@@ -78,14 +94,17 @@ class HistoryLog:
             if not self._pending and self._reserved - self._last_seq > self.reserve_ahead // 2:
                 return
             batch, self._pending = self._pending, []
+            self._writing = batch
             reserved = max(self._reserved, self._last_seq + self.reserve_ahead)
             started = time.perf_counter()
             try:
-                await self.backend.write(batch, reserved)
+                await self.backend.write(batch, self._marks(reserved))
             except Exception as error:
                 self._pending[:0] = batch  # keep them, in order, for the next attempt
                 self.last_error = f"{type(error).__name__}: {error}"
                 raise
+            finally:
+                self._writing = []
             self._reserved = reserved
             self._count += len(batch)
             self.last_error = None
@@ -108,19 +127,29 @@ class HistoryLog:
         try:
             await self.flush()
         finally:
-            await self.backend.close(self._last_seq if not self._pending else self._reserved)
+            await self.backend.close(self._marks(self._last_seq if not self._pending else self._reserved))
 
     async def query(self, query: Query) -> list[Record]:
-        """Run `query` over everything logged so far, including records not yet written."""
-        await self.flush()
-        return await self.backend.query(query)
+        """Run `query` over everything appended so far, written or not (without forcing a write).
+
+        Unwritten records all have larger seqs than written ones, so the two parts join end to end."""
+        unwritten = [r for r in (*self._writing, *self._pending) if matches(r, query)]
+        written = await self.backend.query(query)
+        if unwritten:  # a batch may have been written while the backend ran the query: drop repeats
+            seen = {r.seq for r in written}
+            unwritten = [r for r in unwritten if r.seq not in seen]
+        if query.order == "asc":
+            return (written + unwritten)[: query.limit]
+        return (unwritten[::-1] + written)[: query.limit]
 
     async def latest(self, ids: list[str]) -> list[Record]:
         return await self.backend.latest(ids)
 
     async def delete(self, before_us: int | None) -> int:
         await self.flush()
-        deleted = await self.backend.delete(before_us)
+        async with self._flush_lock:  # so that no batch writes an older unrecoverable mark after this
+            deleted, highest = await self.backend.delete(before_us)
+            self._unrecoverable = max(self._unrecoverable, highest)
         self._count -= deleted
         return deleted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hub.history.base import Query, Record
+from hub.history.base import Marks, Query, Record, Stored, matches
 
 
 class MemoryHistory:
@@ -12,14 +12,15 @@ class MemoryHistory:
 
     def __init__(self) -> None:
         self._records: list[Record] = []  # in increasing seq order
-        self._reserved = 0
+        self._marks = Marks()
 
-    async def open(self) -> tuple[int, int]:
-        return self._reserved, len(self._records)
+    async def open(self) -> Stored:
+        highest = self._records[-1].seq if self._records else 0
+        return Stored(self._marks, highest, len(self._records))
 
-    async def write(self, records: Sequence[Record], reserved_seq: int) -> None:
+    async def write(self, records: Sequence[Record], marks: Marks) -> None:
         self._records.extend(records)
-        self._reserved = reserved_seq
+        self._marks = marks
 
     async def query(self, query: Query) -> list[Record]:
         ordered = self._records if query.order == "asc" else reversed(self._records)
@@ -39,23 +40,13 @@ class MemoryHistory:
                 newest[record.id] = record
         return list(newest.values())
 
-    async def delete(self, before_us: int | None) -> int:
-        kept = [r for r in self._records if before_us is not None and r.time_us >= before_us]
-        deleted = len(self._records) - len(kept)
-        self._records = kept
-        return deleted
+    async def delete(self, before_us: int | None) -> tuple[int, int]:
+        gone = [r.seq for r in self._records if before_us is None or r.time_us < before_us]
+        self._records = [r for r in self._records if before_us is not None and r.time_us >= before_us]
+        highest = max(gone, default=0)
+        if highest > self._marks.unrecoverable_seq:
+            self._marks = Marks(self._marks.reserved_seq, highest)
+        return len(gone), highest
 
-    async def close(self, reserved_seq: int) -> None:
-        self._reserved = reserved_seq
-
-
-def matches(record: Record, query: Query) -> bool:
-    """Whether `record` passes every filter of `query` (the reference semantics every backend follows)."""
-    return (
-        (query.ids is None or record.id in query.ids)
-        and (query.types is None or record.type in query.types)
-        and (query.start_us is None or record.time_us >= query.start_us)
-        and (query.end_us is None or record.time_us < query.end_us)
-        and (query.after_seq is None or record.seq > query.after_seq)
-        and (query.before_seq is None or record.seq < query.before_seq)
-    )
+    async def close(self, marks: Marks) -> None:
+        self._marks = marks

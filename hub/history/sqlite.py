@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from hub.history.base import Query, Record
+from hub.history.base import Marks, Query, Record, Stored
 
 T = TypeVar("T")
 
@@ -54,10 +54,10 @@ class SqliteHistory:
         finally:
             db.close()
 
-    async def open(self) -> tuple[int, int]:
+    async def open(self) -> Stored:
         return await self._on(self._writer, self._open)
 
-    def _open(self) -> tuple[int, int]:
+    def _open(self) -> Stored:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connect()
         _prepare(db)
@@ -65,22 +65,23 @@ class SqliteHistory:
         # batching keeps this to about ten fsyncs a second.
         db.execute("PRAGMA synchronous=FULL")
         self._write_db = db
-        reserved = db.execute("SELECT value FROM meta WHERE key = 'reserved_seq'").fetchone()
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         highest = db.execute("SELECT max(seq) FROM messages").fetchone()[0] or 0
         count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
-        return max(highest, reserved[0] if reserved else 0), count
+        marks = Marks(meta.get("reserved_seq", 0), meta.get("unrecoverable_seq", 0))
+        return Stored(marks, highest, count)
 
-    async def write(self, records: Sequence[Record], reserved_seq: int) -> None:
-        await self._on(self._writer, self._write, records, reserved_seq)
+    async def write(self, records: Sequence[Record], marks: Marks) -> None:
+        await self._on(self._writer, self._write, records, marks)
 
-    def _write(self, records: Sequence[Record], reserved_seq: int) -> None:
+    def _write(self, records: Sequence[Record], marks: Marks) -> None:
         db = self._writing()
         with db:
             db.executemany(
                 "INSERT INTO messages (seq, type, id, time_us, payload) VALUES (?, ?, ?, ?, ?)",
                 [(r.seq, r.type, r.id, r.time_us, r.payload) for r in records],
             )
-            _set_reserved(db, reserved_seq)
+            _set_marks(db, marks)
 
     async def query(self, query: Query) -> list[Record]:
         return await self._on(self._readers, self._query, query)
@@ -125,27 +126,33 @@ class SqliteHistory:
                 found.append(Record(*row))
         return found
 
-    async def delete(self, before_us: int | None) -> int:
+    async def delete(self, before_us: int | None) -> tuple[int, int]:
         return await self._on(self._writer, self._delete, before_us)
 
-    def _delete(self, before_us: int | None) -> int:
+    def _delete(self, before_us: int | None) -> tuple[int, int]:
         db = self._writing()
+        where, args = ("", ()) if before_us is None else ("WHERE time_us < ?", (before_us,))
         with db:
-            if before_us is None:
-                return db.execute("DELETE FROM messages").rowcount
-            return db.execute("DELETE FROM messages WHERE time_us < ?", (before_us,)).rowcount
+            highest = db.execute(f"SELECT max(seq) FROM messages {where}", args).fetchone()[0] or 0
+            deleted = db.execute(f"DELETE FROM messages {where}", args).rowcount
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('unrecoverable_seq', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                (highest,),
+            )
+        return deleted, highest
 
-    async def close(self, reserved_seq: int) -> None:
+    async def close(self, marks: Marks) -> None:
         await asyncio.to_thread(self._readers.shutdown)  # lets running queries finish first
         try:
-            await self._on(self._writer, self._close, reserved_seq)
+            await self._on(self._writer, self._close, marks)
         finally:
             self._writer.shutdown()
 
-    def _close(self, reserved_seq: int) -> None:
+    def _close(self, marks: Marks) -> None:
         db = self._writing()
         with db:
-            _set_reserved(db, reserved_seq)
+            _set_marks(db, marks)
         self._write_db = None
         for connection in self._connections:
             connection.close()
@@ -178,9 +185,8 @@ def _prepare(db: sqlite3.Connection) -> None:
     db.executescript(_SCHEMA)
 
 
-def _set_reserved(db: sqlite3.Connection, reserved_seq: int) -> None:
-    db.execute(
-        "INSERT INTO meta (key, value) VALUES ('reserved_seq', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (reserved_seq,),
+def _set_marks(db: sqlite3.Connection, marks: Marks) -> None:
+    db.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [("reserved_seq", marks.reserved_seq), ("unrecoverable_seq", marks.unrecoverable_seq)],
     )
