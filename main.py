@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
+from uvicorn.server import HANDLED_SIGNALS
 
-from hub.app import create_app
+from hub.app import HubApp, create_app
 from hub.errors import ConfigurationError
 from hub.logs import configure
 from hub.settings import Settings
+
+GRACEFUL_SHUTDOWN_S = 5
+"""Requests still running this long after the clients were let go are cancelled, and the hub stops anyway.
+
+Without a bound, a long-poll that engine.io holds open (up to ping interval + timeout, 45 s by default) or a
+stuck HTTP client would delay stopping the source and flushing the log by as much."""
 
 
 def parse_flags(argv: list[str]) -> dict[str, Any]:
@@ -42,8 +53,48 @@ def build_settings(argv: list[str]) -> Settings:
         lines = []
         for problem in error.errors(include_url=False):
             name = ".".join(str(part) for part in problem["loc"])
-            lines.append(f"invalid setting HUB_{name.upper()} (--{name.replace('_', '-')}): {problem['msg']}")
+            message = problem["msg"].removeprefix("Value error, ")
+            if not name:  # a rule across settings: its message names them
+                lines.append(f"invalid settings: {message}")
+                continue
+            lines.append(f"invalid setting HUB_{name.upper()} (--{name.replace('_', '-')}): {message}")
         raise ConfigurationError("\n".join(lines)) from None
+
+
+class HubServer(uvicorn.Server):
+    """uvicorn's server, with the hub's shutdown order: clients are let go before their connections close.
+
+    uvicorn closes every connection (websockets with code 1012) before it runs the ASGI lifespan shutdown, so
+    Socket.IO clients would only see their transport drop. On SIGINT or SIGTERM this server stops accepting
+    connections and closes every client's connection cleanly, after what is queued for it
+    (`HubApp.disconnect_clients`); then
+    uvicorn's own shutdown closes what is left, lets HTTP requests finish, and runs the lifespan, whose exit
+    (`Hub.running`) stops the source and flushes and closes the log.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: HubApp) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new clients while the others are let go (uvicorn closes it again, harmlessly)
+        try:
+            await self.app.disconnect_clients()
+        finally:  # whatever happened there, the source must stop and the log be flushed
+            await super().shutdown(sockets)
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM with a graceful shutdown, as uvicorn does, but do not raise the signal
+        again once it is done: uvicorn does that so the process ends as the signal would have ended it
+        (killed by SIGTERM, KeyboardInterrupt for SIGINT); the hub has stopped cleanly, so it exits with 0."""
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 def main(argv: list[str]) -> int:
@@ -54,7 +105,7 @@ def main(argv: list[str]) -> int:
     except ConfigurationError as error:
         print(f"hub: cannot start:\n{error}", file=sys.stderr)
         return 2
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -62,7 +113,9 @@ def main(argv: list[str]) -> int:
         log_config=None,  # uvicorn's lines go through the hub's logging format
         ws_per_message_deflate=False,  # costs more CPU than it saves on small telemetry frames
         lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
+    HubServer(config, app).run()  # a start-up failure (port in use) exits with uvicorn's status 3
     return 0
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import socketio
 from fastapi import FastAPI
 
+from hub.auth import Authenticator, load_tokens
 from hub.core import Hub
+from hub.guard import MessageSizeGuard, Receive, Scope, Send
 from hub.history import HistoryBackend, HistoryLog, open_backend
 from hub.http import create_http_app
 from hub.server import SocketIOTransport, create_server, register
@@ -17,14 +20,55 @@ from hub.settings import Settings
 from hub.source import Source
 from hub.sources import create_source
 
+log = logging.getLogger(__name__)
+
+CLIENTS_CLOSE_WITHIN_S = 2.0
+"""How long a shutdown waits for disconnected clients to close their connections before the server does."""
+
+
+class HubApp(socketio.ASGIApp):  # type: ignore[misc]  # python-socketio has no type information
+    """The ASGI application, with the hub and the first step of its shutdown, which ASGI cannot express."""
+
+    def __init__(self, sio: socketio.AsyncServer, hub: Hub, http: FastAPI, max_message_bytes: int) -> None:
+        super().__init__(sio, other_asgi_app=http)
+        self.sio = sio
+        self.hub = hub
+        self._guarded = MessageSizeGuard(super().__call__, max_message_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._guarded(scope, receive, send)
+
+    async def disconnect_clients(self, within: float = CLIENTS_CLOSE_WITHIN_S) -> int:
+        """Close every client's connection cleanly, after everything already queued for it, and wait (up to
+        `within`) until the close has gone out. Returns how many clients were connected.
+
+        The close is Engine.IO's (a CLOSE packet, then the websocket's close frame), not a Socket.IO namespace
+        disconnect: socket.io clients treat "io server disconnect" as final and never reconnect by themselves,
+        whereas after a transport close they reconnect with backoff and, with `auth.since`, resume without a
+        gap once the hub is back. The hub keeps running meanwhile; the lifespan's exit stops it.
+        """
+        clients = list(self.sio.manager.get_participants("/", None))
+        log.info("shutting down: closing the connections of %d clients", len(clients))
+        closing = [asyncio.create_task(self.sio.eio.disconnect(eio_sid)) for _, eio_sid in clients]
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=within)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning(
+                    "%d of %d clients did not take the close in %g s", len(late), len(clients), within
+                )
+        return len(clients)
+
 
 def create_app(
     settings: Settings, source: Source | None = None, history: HistoryBackend | None = None
-) -> socketio.ASGIApp:
+) -> HubApp:
     """The ASGI application. Tests may pass a source or history backend instead of the configured ones.
 
     The FastAPI lifespan starts and stops the hub; ASGIApp forwards lifespan events to it only because no
-    `on_startup`/`on_shutdown` is given to ASGIApp.
+    `on_startup`/`on_shutdown` is given to ASGIApp. A server that can run a step before it closes connections
+    (main.HubServer) calls `disconnect_clients` first.
     """
     sio = create_server(settings)
     hub = Hub(
@@ -33,7 +77,8 @@ def create_app(
         SocketIOTransport(sio),
         max_replay=settings.max_replay,
     )
-    register(sio, hub, settings)
+    authenticator = Authenticator(load_tokens(settings.tokens_file, settings.tokens), settings.admin_token)
+    register(sio, hub, settings, authenticator)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +88,17 @@ def create_app(
                 yield
             finally:
                 await sio.shutdown()
+        log.info(
+            "stopped: source %s %s, history log flushed and closed at seq %d",
+            hub.source.name,
+            hub.supervisor.state,
+            hub.history.last_seq,
+        )
 
-    app: Any = socketio.ASGIApp(sio, other_asgi_app=create_http_app(hub, settings, lifespan))
-    app.hub = hub
-    return app
+    if settings.admin_ui:
+        # production mode: development mode costs one more emit per recipient of every message. Read-only:
+        # rooms changed from the UI would bypass the hub's own subscription sets.
+        sio.instrument(auth=authenticator.admin_ui_login, mode="production", read_only=True)
+    return HubApp(
+        sio, hub, create_http_app(hub, settings, lifespan, authenticator), settings.max_message_bytes
+    )

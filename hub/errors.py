@@ -15,6 +15,8 @@ ErrorCode = Literal[
     "unknown_command",
     "invalid_parameters",
     "source_unavailable",
+    "forbidden",
+    "rate_limited",
     "internal_error",
 ]
 
@@ -52,6 +54,14 @@ class InvalidParameters(HubError):
 
 class SourceUnavailable(HubError):
     code = "source_unavailable"
+
+
+class Forbidden(HubError):
+    code = "forbidden"
+
+
+class RateLimited(HubError):
+    code = "rate_limited"
 
 
 class ConfigurationError(Exception):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,8 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from hub.auth import ANONYMOUS, Authenticator, Principal, Role
 from hub.core import Hub
 from hub.history import Query as HistoryQuery
 from hub.history import cursor
@@ -33,6 +33,19 @@ BEARER = HTTPBearer(auto_error=False)
 class HistoryPage(BaseModel):
     items: list[DataMessage | Confirmation | Notification]
     next: str | None
+
+
+class ProblemDetail(BaseModel):
+    parameter: str
+    in_: str = Field(alias="in")
+    message: str
+
+
+class Problem(BaseModel):
+    """Every 4xx and 5xx answer: a message for people, naming the parameter at fault where there is one."""
+
+    message: str
+    detail: list[ProblemDetail] | None = None
 
 
 class Deleted(BaseModel):
@@ -57,9 +70,14 @@ class ParameterError(Exception):
 
 
 def create_http_app(
-    hub: Hub, settings: Settings, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+    hub: Hub,
+    settings: Settings,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    authenticator: Authenticator,
 ) -> FastAPI:
     app = FastAPI(title="Telemetry hub", version="0.1.0", lifespan=lifespan)
+    viewer = Depends(_requires("viewer", authenticator))
+    admin = Depends(_requires("admin", authenticator))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -89,11 +107,21 @@ def create_http_app(
     async def health() -> dict[str, Any]:
         return hub.health()
 
-    @app.get("/telemetry-types", summary="Telemetry type definitions")
+    @app.get(
+        "/telemetry-types",
+        summary="Telemetry type definitions",
+        dependencies=[viewer],
+        responses=UNAUTHORIZED,
+    )
     async def telemetry_types() -> list[TelemetryType]:
         return list(hub.catalog.templates.telemetry_types)
 
-    @app.get("/command-templates", summary="Command templates with their parameters")
+    @app.get(
+        "/command-templates",
+        summary="Command templates with their parameters",
+        dependencies=[viewer],
+        responses=UNAUTHORIZED,
+    )
     async def command_templates() -> list[CommandTemplate]:
         return list(hub.catalog.templates.command_templates)
 
@@ -101,7 +129,8 @@ def create_http_app(
         "/historical-data",
         summary="Logged messages, exactly as streamed, one page at a time",
         response_class=Response,
-        responses={200: {"model": HistoryPage}},
+        responses={200: {"model": HistoryPage}, **UNAUTHORIZED, **INVALID, **UNAVAILABLE},
+        dependencies=[viewer],
     )
     async def historical_data(
         ids: Annotated[str | None, Query(description="Comma-separated telemetry ids.")] = None,
@@ -154,27 +183,13 @@ def create_http_app(
 
     @app.delete(
         "/historical-data",
-        summary="Delete logged messages (all, or those before a time); needs the admin token",
-        responses={
-            401: {"description": "Missing or wrong token"},
-            403: {"description": "No admin token set"},
-        },
+        summary="Delete logged messages (all, or those before a time); needs an admin token",
+        responses={**UNAUTHORIZED, **INVALID, **UNAVAILABLE},
+        dependencies=[admin],
     )
     async def clear_history(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
         before: Annotated[datetime | None, Query(description="ISO 8601; delete only older messages.")] = None,
     ) -> Deleted:
-        if settings.admin_token is None:
-            raise Refused(
-                403, "clearing history is disabled; set HUB_ADMIN_TOKEN and send it as a Bearer token"
-            )
-        presented = credentials.credentials if credentials else ""
-        if not hmac.compare_digest(presented.encode(), settings.admin_token.encode()):
-            raise Refused(
-                401,
-                "send the admin token as 'Authorization: Bearer <HUB_ADMIN_TOKEN>'",
-                {"WWW-Authenticate": "Bearer"},
-            )
         try:
             deleted = await hub.history.delete(_micros(before))
         except Exception as error:
@@ -182,6 +197,44 @@ def create_http_app(
         return Deleted(deleted=deleted)
 
     return app
+
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No token, or one the hub does not know"},
+    403: {
+        "model": Problem,
+        "description": "The token's role is not enough (or no admin token exists, for DELETE)",
+    },
+}
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "A parameter is invalid; the message names it"},
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "The history log cannot be used right now; the message says why"},
+}
+
+
+def _requires(role: Role, authenticator: Authenticator) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets a request through only with a token of `role` or above."""
+
+    async def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    ) -> Principal:
+        if role == "admin" and not authenticator.has_admin:
+            raise Refused(
+                403, "clearing history is disabled; set HUB_ADMIN_TOKEN or give a token the admin role"
+            )
+        token = credentials.credentials if credentials else None
+        principal = authenticator.authenticate(token)
+        if principal is None or (principal is ANONYMOUS and not principal.may(role)):
+            raise Refused(
+                401, "send a valid token as 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
+            )
+        if not principal.may(role):
+            raise Refused(403, f"this needs the {role} role; {principal.name} is a {principal.role}")
+        return principal
+
+    return check
 
 
 def _ids(ids: str | None, hub: Hub) -> tuple[str, ...] | None:

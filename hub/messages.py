@@ -105,6 +105,7 @@ class SubscriptionRequest(_Strict):
 class ConnectAuth(_Strict):
     """The Socket.IO `auth` object a client may send when it connects."""
 
+    token: Annotated[str, Field(max_length=512)] | None = Field(None, description="Bearer token with a role.")
     since: int | None = Field(
         None,
         ge=0,

@@ -13,10 +13,13 @@ from typing import Any, TypeVar
 import socketio
 from pydantic import BaseModel, ValidationError
 
+from hub import codec
+from hub.auth import ANONYMOUS, Authenticator, Principal
 from hub.core import Hub
-from hub.errors import BadRequest, HubError, UnknownEvent
+from hub.errors import BadRequest, Forbidden, HubError, RateLimited, UnknownEvent
 from hub.fanout import Payload
 from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, Message, SubscriptionRequest
+from hub.ratelimit import RateLimiter
 from hub.settings import Settings
 from hub.subscriptions import room
 
@@ -33,6 +36,8 @@ def create_server(settings: Settings) -> socketio.AsyncServer:
         cors_allowed_origins=settings.cors_origins,
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
+        max_http_buffer_size=settings.max_message_bytes,
+        json=codec,
         logger=False,
         engineio_logger=False,
     )
@@ -62,8 +67,10 @@ class SocketIOTransport:
             await self.sio.leave_room(client, room(telemetry_id))
 
 
-def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings) -> None:
-    """Attach the hub's event handlers to `sio`."""
+def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings, authenticator: Authenticator) -> None:
+    """Attach the hub's event handlers to `sio`: who may connect, and who may do what once connected."""
+    principals: dict[str, Principal] = {}
+    limiter = RateLimiter(settings.command_rate, settings.command_burst)
 
     def reserved(name: str, sid: str) -> dict[str, Any] | None:
         """An error ack if a connected client sent an event with a reserved name (python-socketio passes
@@ -94,8 +101,19 @@ def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings) -> None:
             raise socketio.exceptions.ConnectionRefusedError(
                 f"invalid auth: {problems}", {"code": "bad_request"}
             ) from None
+        principal = authenticator.authenticate(credentials.token)
+        if principal is None:
+            log.warning("refused %s from %s: %s token", sid, peer, "unknown" if credentials.token else "no")
+            problem = "the token is not valid" if credentials.token else "this hub needs a token"
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"{problem}: connect with auth: {{token: ...}}", {"code": "unauthorized"}
+            )
+        principals[sid] = principal
         hub.connect(sid, credentials.since)
-        log.info("client %s connected from %s (%d connected)", sid, peer, len(hub.clients))
+        log.info(
+            "client %s (%s, %s) connected from %s (%d connected)",
+            sid, principal.name, principal.role, peer, len(hub.clients),
+        )  # fmt: skip
         return None
 
     @sio.event  # type: ignore[untyped-decorator]
@@ -103,31 +121,47 @@ def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings) -> None:
         if (refusal := reserved("disconnect", sid)) is not None:
             return refusal
         hub.disconnect(sid)
+        principals.pop(sid, None)
+        limiter.forget(sid)
         log.info("client %s disconnected (%s)", sid, reason)
         return None
 
     sio.on("subscribe", _handler(SubscriptionRequest, hub.subscribe))
     sio.on("unsubscribe", _handler(SubscriptionRequest, hub.unsubscribe))
-    sio.on("command", _handler(CommandRequest, _logged(hub)))
+
+    async def command(sid: str, request: CommandRequest) -> BaseModel:
+        principal = principals.get(sid, ANONYMOUS)
+        try:
+            if not principal.may("operator"):
+                raise Forbidden(
+                    f"sending commands needs the operator role; {principal.name} is a {principal.role}"
+                )
+            if (wait := limiter.take(sid)) > 0:
+                raise RateLimited(
+                    f"more than {settings.command_burst} commands at once or {settings.command_rate:g}/s; "
+                    f"try again in {wait:.2f} s",
+                    {"retry_after_s": round(wait, 3)},
+                )
+            ack = await hub.command(request)
+        except HubError as error:
+            log.info("command %s from %s (%s) refused: %s", request.command, sid, principal.name, error.code)
+            raise
+        log.info(
+            "command %s from %s (%s) accepted as %s", request.command, sid, principal.name, ack.command_id
+        )
+        return ack
+
+    sio.on("command", _handler(CommandRequest, command))
 
     @sio.on("*")  # type: ignore[untyped-decorator]
-    async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:
+    async def unknown(*args: Any) -> dict[str, Any]:
+        # python-socketio calls the catch-all with (event, sid, *data), except for an event literally
+        # named "*", which it passes as (sid, *data), as if this were that event's own handler
+        catch_all = len(args) >= 2 and isinstance(args[1], str) and sio.manager.is_connected(args[1], "/")
+        event = args[0] if catch_all else "*"
         return _error(
             UnknownEvent(f"unknown event {event!r}; the hub handles {KNOWN_EVENTS}", {"event": event})
         )
-
-
-def _logged(hub: Hub) -> Callable[[str, CommandRequest], Awaitable[BaseModel]]:
-    async def command(sid: str, request: CommandRequest) -> BaseModel:
-        try:
-            ack = await hub.command(request)
-        except HubError as error:
-            log.info("command %s from %s refused: %s", request.command, sid, error.code)
-            raise
-        log.info("command %s from %s accepted as %s", request.command, sid, ack.command_id)
-        return ack
-
-    return command
 
 
 def _handler(

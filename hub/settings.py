@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
@@ -43,7 +44,29 @@ class Settings(BaseSettings):
         20.0, gt=0, description="A client that has not answered a ping within this time is disconnected."
     )
     admin_token: str | None = Field(
-        None, description="Bearer token that allows DELETE /historical-data (disabled when unset)."
+        None, description="One more admin token, in clear (clears history; the Admin UI). Unset: none."
+    )
+    tokens_file: Path | None = Field(
+        None, description="YAML file of tokens with roles, stored hashed (python -m hub.auth new ROLE NAME)."
+    )
+    tokens: str | None = Field(
+        None, description="More tokens as role:sha256,role:sha256 (viewer/operator/admin)."
+    )
+    allow_anonymous: bool = Field(
+        False,
+        description="Allow a non-loopback HUB_HOST with no tokens configured (anyone may command).",
+    )
+    command_rate: float = Field(5.0, gt=0, description="Commands a second one client may send, on average.")
+    command_burst: int = Field(
+        10, ge=1, description="Commands one client may send at once before the rate applies."
+    )
+    max_message_bytes: int = Field(
+        1_000_000,
+        ge=1024,
+        description="Largest message a client may send; a connection sending more is closed.",
+    )
+    admin_ui: bool = Field(
+        False, description="Serve the Socket.IO Admin UI namespace (/admin), for admin tokens only."
     )
     log_level: LogLevel = Field("info", description="debug, info, warning, error or critical.")
 
@@ -64,6 +87,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin such as http://localhost:4200")
         return origins
 
+    @model_validator(mode="after")
+    def _no_open_hub_on_the_network(self) -> Settings:
+        if (
+            self.tokens_file is None
+            and not self.tokens
+            and not self.allow_anonymous
+            and not _loopback(self.host)
+        ):
+            raise ValueError(
+                f"HUB_HOST={self.host} is reachable from other machines but no tokens are set, so anyone "
+                "could send commands: set HUB_TOKENS_FILE or HUB_TOKENS, or HUB_ALLOW_ANONYMOUS=true"
+            )
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -75,3 +112,12 @@ class Settings(BaseSettings):
         if token is not None and len(token) < 16:
             raise ValueError("use at least 16 characters")
         return token
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -23,7 +23,7 @@ def decode(cursor: str, filters: str) -> int:
     """The `seq` the cursor continues from; ValueError if it is malformed or was made for other filters."""
     try:
         seq, made_for = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, RecursionError) as error:
         raise ValueError("not a cursor this hub issued") from error
     if (
         not isinstance(seq, int)
