@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,11 +45,13 @@ class HubProcess:
 
 
 @asynccontextmanager
-async def hub_process(database: Path, templates: Path | None = None) -> AsyncIterator[HubProcess]:
+async def hub_process(
+    database: Path, templates: Path | None = None, port: int | None = None
+) -> AsyncIterator[HubProcess]:
     """Start main.py with the simulator and a SQLite log; yield once it serves; stop it if still running.
 
     `templates` is given as HUB_TEMPLATES_DIR (default: the repository's templates/)."""
-    port = free_port()
+    port = port or free_port()
     env = os.environ | ({"HUB_TEMPLATES_DIR": str(templates)} if templates is not None else {})
     process = await asyncio.create_subprocess_exec(
         sys.executable, "main.py", "--port", str(port), "--history-url", f"sqlite:///{database}",
@@ -226,3 +229,51 @@ async def test_kill_9_loses_only_a_tail_within_the_flush_interval(tmp_path: Path
         await client.call("subscribe", {"all": True})
         await client.wait_for(lambda m: m["type"] == "data" and m["seq"] > seen_seq, within=10)
         await client.close()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: JS client tests need it")
+async def test_a_browser_client_resumes_across_a_sigterm_restart(tmp_path: Path) -> None:
+    """socket.io-client reconnects by itself after a SIGTERM and a restart; has every seq of its ids once."""
+    database, port = tmp_path / "history.db", free_port()
+    templates = scaled_templates(tmp_path / "templates", 10)
+    ids = ("battery_voltage", "battery_temp")
+    node = await asyncio.create_subprocess_exec(
+        "node", str(ROOT / "tests" / "js" / "resume.mjs"), f"http://127.0.0.1:{port}", *ids,
+        stdout=asyncio.subprocess.PIPE, env=os.environ | {"STOP_AFTER": "2:40"},
+    )  # fmt: skip
+    assert node.stdout is not None
+    lines = node.stdout
+
+    async def next_ack() -> dict[str, Any]:
+        while True:
+            line: dict[str, Any] = json.loads(await asyncio.wait_for(lines.readline(), 20))
+            if "subscribed" in line:
+                return line
+            assert "connectError" in line, line  # the hub was down: the client keeps trying
+
+    try:
+        async with hub_process(database, templates, port) as hub:
+            first = await next_ack()
+            watcher = await Client().connect(hub.url)
+            await watcher.call("subscribe", {"ids": list(ids)})
+            await watcher.wait_for(is_("data"), count=30, within=10)  # data flows to the browser client too
+            hub.process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(hub.process.wait(), 10) == 0
+            await watcher.close()
+        async with hub_process(database, templates, port) as hub:
+            second = await next_ack()
+            summary: dict[str, Any] = json.loads(await asyncio.wait_for(lines.readline(), 20))
+            hub.process.send_signal(signal.SIGTERM)  # so that everything streamed is in the log
+            assert await asyncio.wait_for(hub.process.wait(), 10) == 0
+    finally:
+        if node.returncode is None:
+            node.kill()
+        await node.wait()
+    assert first["subscribed"]["ok"] is True and second["subscribed"]["recovered"] is True
+    live = [m["seq"] for m in summary["received"][first["receivedBefore"] :] if m["type"] == "data"]
+    logged = read_log(database)
+    expected = [seq for seq, m in sorted(logged.items()) if m["type"] == "data" and m["id"] in ids]
+    assert live == [
+        seq for seq in expected if live[0] <= seq <= live[-1]
+    ]  # before, across and after the restart
+    assert len(live) > 70

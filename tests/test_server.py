@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 import socketio
 import websockets
@@ -178,3 +179,16 @@ async def test_a_dead_client_never_stalls_the_others(source: FakeSource, clock: 
         assert (await healthy.call("subscribe", {"ids": ["voltage"]}))["ok"] is True
         await healthy.close()
         dead.transport.abort()  # a dead peer does not say goodbye
+
+
+async def test_cors_refuses_polling_from_other_origins(running: RunningHub) -> None:
+    """A long-polling handshake from an origin not in HUB_CORS_ORIGINS is refused; an allowed one works."""
+    path = "/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient(base_url=running.url) as http:
+        refused = await http.get(path, headers={"Origin": "http://evil.example"})
+        allowed = await http.get(path, headers={"Origin": "http://localhost:4200"})
+    assert refused.status_code == 400
+    assert (
+        allowed.status_code == 200
+        and allowed.headers["access-control-allow-origin"] == "http://localhost:4200"
+    )
