@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import httpx
 import hypothesis
@@ -41,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from hub.errors import ErrorCode
 from hub.history import HistoryBackend
 from hub.history.memory import MemoryHistory
 from hub.history.sqlite import SqliteHistory
@@ -69,17 +70,7 @@ FUZZ = hypothesis.settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 
-DOCUMENTED_CODES = frozenset(
-    {
-        "bad_request",
-        "unknown_event",
-        "unknown_telemetry_type",
-        "unknown_command",
-        "invalid_parameters",
-        "source_unavailable",
-        "internal_error",
-    }
-)
+DOCUMENTED_CODES = frozenset(get_args(ErrorCode))
 HANDLED_EVENTS = frozenset({"subscribe", "unsubscribe", "command"})
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
