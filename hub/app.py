@@ -70,7 +70,11 @@ def create_app(
     `on_startup`/`on_shutdown` is given to ASGIApp. A server that can run a step before it closes connections
     (main.HubServer) calls `disconnect_clients` first.
     """
-    sio = create_server(settings)
+
+    def on_shed(client: str, backlog: int) -> None:
+        hub.shed(client, backlog)
+
+    sio = create_server(settings, on_shed)
     hub = Hub(
         source or create_source(settings),
         HistoryLog(history or open_backend(settings.history_url), settings.history_flush_interval_s),

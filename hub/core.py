@@ -8,7 +8,6 @@ order with live values.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +19,7 @@ from hub import tasks
 from hub.catalog import Catalog
 from hub.commands import CommandTracker, PendingCommand, new_command_id, validate
 from hub.errors import HubError, SourceUnavailable
-from hub.fanout import FanOut, Payload, Transport
+from hub.fanout import FanOut, Transport
 from hub.history import HistoryLog, Query
 from hub.limits import LimitMonitor
 from hub.messages import (
@@ -62,6 +61,7 @@ class Hub:
         self.supervisor = Supervisor(source, self)
         self.started = time.time()
         self.rejected_values = 0
+        self.slow_clients_disconnected = 0
         self._limits = LimitMonitor(self.catalog.types)
         self._executions: set[asyncio.Task[None]] = set()
         self._warned: set[str] = set()
@@ -74,7 +74,7 @@ class Hub:
         """Open the log, start the fan-out, the log writer and the source; stop them all on exit."""
         await self.history.open()
         for record in await self.history.latest(list(self.catalog.types)):
-            self.fanout.latest[record.id or ""] = json.loads(record.payload)
+            self.fanout.latest[record.id or ""] = (record.seq, record.payload)
         self.fanout.start()
         writer = tasks.start(self.history.run(), "history writer")
         producers = [tasks.start(self.supervisor.run(), "source")]
@@ -185,6 +185,16 @@ class Hub:
         self.fanout.held.discard(client)
         self._resume_from.pop(client, None)
 
+    def shed(self, client: str, backlog: int) -> None:
+        """The transport disconnected `client` for falling `backlog` messages behind; tell the operators."""
+        self.slow_clients_disconnected += 1
+        self.publish.notification(
+            "warning",
+            "client_too_slow",
+            f"a client fell {backlog} messages behind and was disconnected; it can resume with since",
+            details={"client": client, "backlog": backlog},
+        )
+
     async def subscribe(self, client: str, request: SubscriptionRequest) -> SubscribeAck:
         ids = self.subscriptions.resolve(request)
 
@@ -213,8 +223,8 @@ class Hub:
 
     async def _send_latest(self, client: str, ids: set[str]) -> None:
         latest = self.fanout.latest
-        for payload in sorted((latest[i] for i in ids if i in latest), key=_seq):
-            await self.transport.send(client, "data", payload)
+        for _, text in sorted(latest[i] for i in ids if i in latest):
+            await self.transport.send(client, "data", text)
 
     async def _replay(
         self, client: str, since: int, ids: set[str], broadcasts: bool
@@ -239,7 +249,7 @@ class Hub:
         if len(records) > self.max_replay:
             return 0, f"more than {self.max_replay} messages were missed (HUB_MAX_REPLAY); reload"
         for record in sorted(records, key=lambda r: r.seq):
-            await self.transport.send(client, record.type, json.loads(record.payload))
+            await self.transport.send(client, record.type, record.payload)
         return len(records), None
 
     async def unsubscribe(self, client: str, request: SubscriptionRequest) -> UnsubscribeAck:
@@ -318,9 +328,5 @@ class Hub:
             "delivery_backlog": self.fanout.backlog,
             "pending_commands": len(self.commands),
             "rejected_values": self.rejected_values,
+            "slow_clients_disconnected": self.slow_clients_disconnected,
         }
-
-
-def _seq(payload: Payload) -> int:
-    seq: int = payload["seq"]
-    return seq

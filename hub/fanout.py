@@ -19,18 +19,19 @@ from hub.messages import Message
 
 log = logging.getLogger(__name__)
 
-Payload = dict[str, Any]
 T = TypeVar("T")
 
 
 class Transport(Protocol):
     """How the core reaches clients; the Socket.IO layer implements it."""
 
-    async def deliver(self, message: Message, payload: Payload, skip: Collection[str]) -> None:
-        """Data to the subscribers of its id; confirmations and notifications to all clients but `skip`."""
+    async def deliver(self, message: Message, text: str, skip: Collection[str]) -> None:
+        """Data to the subscribers of its id; confirmations and notifications to all clients but `skip`.
+
+        `text` is the message's JSON, encoded once for the log and every recipient."""
         ...
 
-    async def send(self, client: str, event: str, payload: Payload) -> None:
+    async def send(self, client: str, event: str, text: str) -> None:
         """One message to one client."""
         ...
 
@@ -48,12 +49,13 @@ class _Operation:
 class FanOut:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
-        self.latest: dict[str, Payload] = {}
+        self.latest: dict[str, tuple[int, str]] = {}
+        """The seq and JSON of the last data message delivered, per telemetry id."""
         self.delivered_seq = 0
         """The seq of the last message taken for delivery: all up to it has gone out, the rest is queued."""
         self.held: set[str] = set()
         """Clients that receive no broadcasts until their resume has replayed what they missed."""
-        self._queue: asyncio.Queue[tuple[Message, Payload] | _Operation] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Message, str] | _Operation] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -73,9 +75,9 @@ class FanOut:
             if isinstance(item, _Operation) and not item.done.done():
                 item.done.set_exception(HubError("the hub is shutting down"))
 
-    def publish(self, message: Message, payload: Payload) -> None:
-        """Queue `message` for delivery. Never blocks."""
-        self._queue.put_nowait((message, payload))
+    def publish(self, message: Message, text: str) -> None:
+        """Queue `message` (and its JSON) for delivery. Never blocks."""
+        self._queue.put_nowait((message, text))
 
     async def serialized(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run `call` in the fan-out task, between two deliveries (directly when the fan-out is not running).
@@ -94,12 +96,12 @@ class FanOut:
             if isinstance(item, _Operation):
                 await _settle(item)
                 continue
-            message, payload = item
+            message, text = item
             self.delivered_seq = message.seq
             if message.type == "data":
-                self.latest[message.id] = payload
+                self.latest[message.id] = (message.seq, text)
             try:
-                await self.transport.deliver(message, payload, self.held)
+                await self.transport.deliver(message, text, self.held)
             except Exception:
                 log.exception("delivering seq %d failed", message.seq)
 

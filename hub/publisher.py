@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
+from hub import codec
 from hub.commands import PendingCommand
 from hub.fanout import FanOut
 from hub.history import HistoryLog, Record
@@ -79,7 +79,6 @@ class Publisher:
         return confirmation
 
     def _publish(self, message: Message, time_us: int) -> None:
-        payload = message.model_dump(exclude_none=True)
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        text = codec.dumps(message.model_dump(exclude_none=True))
         self.history.append(Record(message.seq, message.type, getattr(message, "id", None), time_us, text))
-        self.fanout.publish(message, payload)
+        self.fanout.publish(message, text)

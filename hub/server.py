@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 from hub import codec
 from hub.auth import ANONYMOUS, Authenticator, Principal
 from hub.core import Hub
+from hub.emitter import RoomEmitter
 from hub.errors import BadRequest, Forbidden, HubError, RateLimited, UnknownEvent
-from hub.fanout import Payload
 from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, Message, SubscriptionRequest
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings
@@ -30,8 +30,11 @@ R = TypeVar("R", bound=BaseModel)
 KNOWN_EVENTS = "subscribe, unsubscribe, command"
 
 
-def create_server(settings: Settings) -> socketio.AsyncServer:
+def create_server(settings: Settings, on_shed: Callable[[str, int], None]) -> socketio.AsyncServer:
+    """The Socket.IO server, with the hub's emit path and JSON codec. `on_shed(sid, backlog)` is told of
+    every client disconnected for falling more than HUB_CLIENT_QUEUE_LIMIT messages behind."""
     return socketio.AsyncServer(
+        client_manager=RoomEmitter(settings.client_queue_limit, on_shed),
         async_mode="asgi",  # always: with aiohttp installed the library would otherwise pick aiohttp
         cors_allowed_origins=settings.cors_origins,
         ping_interval=settings.ping_interval_s,
@@ -48,15 +51,16 @@ class SocketIOTransport:
 
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self.sio = sio
+        self.emitter: RoomEmitter = sio.manager
 
-    async def deliver(self, message: Message, payload: Payload, skip: Collection[str]) -> None:
+    async def deliver(self, message: Message, text: str, skip: Collection[str]) -> None:
         if message.type == "data":
-            await self.sio.emit("data", payload, room=room(message.id))
+            await self.emitter.send_text("data", text, room(message.id))
         else:
-            await self.sio.emit(message.type, payload, skip_sid=list(skip) if skip else None)
+            await self.emitter.send_text(message.type, text, None, skip)
 
-    async def send(self, client: str, event: str, payload: Payload) -> None:
-        await self.sio.emit(event, payload, to=client)
+    async def send(self, client: str, event: str, text: str) -> None:
+        await self.emitter.send_text(event, text, client)
 
     async def join(self, client: str, ids: Iterable[str]) -> None:
         for telemetry_id in ids:

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     command_burst: int = Field(
         10, ge=1, description="Commands one client may send at once before the rate applies."
     )
+    client_queue_limit: int = Field(
+        10_000,
+        ge=10,
+        description="Messages queued for one client past which it is disconnected (it may resume).",
+    )
     max_message_bytes: int = Field(
         1_000_000,
         ge=1024,
