@@ -10,6 +10,8 @@ from typing import Any
 
 import socketio
 import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
 
 Message = dict[str, Any]
 
@@ -104,3 +106,19 @@ async def eventually(condition: Callable[[], bool], within: float = 5) -> None:
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 (no event exists for this state)
             await asyncio.sleep(0.01)
+
+
+async def raw_client(url: str, subscribe: str | None = None, **options: Any) -> ClientConnection:
+    """A bare Engine.IO websocket connected to the default namespace, for clients no socket.io library would
+    be (one that never reads, one that sends too much). With `subscribe` (a JSON payload) it subscribes and
+    waits for the ack. It answers nothing by itself, pings included."""
+    ws = await websockets.connect(
+        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", **options
+    )
+    assert str(await ws.recv()).startswith("0")  # Engine.IO open
+    await ws.send("40")
+    assert str(await ws.recv()).startswith("40")  # Socket.IO connect
+    if subscribe is not None:
+        await ws.send(f'420["subscribe",{subscribe}]')
+        assert str(await ws.recv()).startswith("430")  # the ack
+    return ws

@@ -16,18 +16,14 @@ from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.conftest import ADMIN_TOKEN, RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
-from tests.support import Client, is_, serve
+from tests.support import Client, is_, raw_client, serve
 
 
 async def test_an_oversized_websocket_message_closes_the_connection_with_a_reason(
     running: RunningHub, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Past HUB_MAX_MESSAGE_BYTES the connection is closed with 1009 and a reason, and the hub logs it."""
-    url = running.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
-    async with websockets.connect(url, max_size=None) as ws:
-        await ws.recv()
-        await ws.send("40")
-        await ws.recv()
+    async with await raw_client(running.url, max_size=None) as ws:
         await ws.send('42["subscribe",{"ids":["' + "x" * 1_100_000 + '"]}]')
         with pytest.raises(websockets.ConnectionClosedError) as closed:
             await asyncio.wait_for(ws.recv(), 5)

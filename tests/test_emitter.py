@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable
 
 import socketio
-import websockets
 from socketio import packet
 
 from hub import codec
@@ -18,7 +17,7 @@ from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
-from tests.support import Client, eventually, is_, serve
+from tests.support import Client, eventually, is_, raw_client, serve
 
 
 def test_the_pinned_versions_are_the_ones_checked() -> None:
@@ -58,14 +57,7 @@ async def test_a_stalled_client_is_disconnected_and_the_others_get_everything(
         await source.started.wait()
         healthy = await Client().connect(url)
         await healthy.call("subscribe", {"ids": ["label"]})
-        stalled = await websockets.connect(
-            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
-        )
-        await stalled.recv()
-        await stalled.send("40")
-        await stalled.recv()
-        await stalled.send('420["subscribe",{"ids":["label"]}]')
-        await stalled.recv()  # and then it never reads again
+        stalled = await raw_client(url, subscribe='{"ids":["label"]}')  # and then it never reads again
         big = "x" * 20_000
         produced = 0
         while not healthy.of("notification", code="client_too_slow"):  # until the socket buffers are full

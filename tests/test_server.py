@@ -11,14 +11,13 @@ import httpx
 import pytest
 import socketio
 import websockets
-from websockets.asyncio.client import ClientConnection
 
 from hub.app import create_app
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
-from tests.support import Client, eventually, is_, serve
+from tests.support import Client, eventually, is_, raw_client, serve
 
 MALFORMED: list[Any] = [
     None,
@@ -137,17 +136,6 @@ async def test_reserved_event_names_sent_by_a_client_are_refused(running: Runnin
     assert (await client.call("subscribe", {"ids": []}))["subscribed"] == ["voltage"]
 
 
-async def dead_client(url: str) -> ClientConnection:
-    """A raw Engine.IO client that subscribes to everything, then never reads or answers a ping again."""
-    ws = await websockets.connect(url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket")
-    assert str(await ws.recv()).startswith("0")
-    await ws.send("40")
-    assert str(await ws.recv()).startswith("40")
-    await ws.send('420["subscribe",{"all":true}]')
-    assert str(await ws.recv()).startswith("430")
-    return ws
-
-
 async def test_a_dead_client_never_stalls_the_others(source: FakeSource, clock: Callable[[], float]) -> None:
     """A client that stops reading and answering pings is dropped; the others keep streaming meanwhile.
 
@@ -161,7 +149,7 @@ async def test_a_dead_client_never_stalls_the_others(source: FakeSource, clock: 
         await source.started.wait()
         healthy = await Client().connect(url)
         await healthy.call("subscribe", {"all": True})
-        dead = await dead_client(url)
+        dead = await raw_client(url, subscribe='{"all":true}')  # and it never reads or answers again
 
         async def produce() -> None:
             for i in range(400):
