@@ -53,20 +53,27 @@ class Deleted(BaseModel):
 
 
 class Refused(Exception):
-    """A request the hub turns down with `status` and a message saying what to do."""
+    """A request the hub turns down with `status` and a message saying what to do (a `Problem`)."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        detail: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers
+        self.detail = detail
 
 
-class ParameterError(Exception):
-    """A query parameter that parsed but makes no sense; answered with 422 naming it."""
+class ParameterError(Refused):
+    """A query parameter that parsed but makes no sense: 422, naming it."""
 
     def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(f"{parameter}: {message}")
-        self.parameter = parameter
+        text = f"{parameter}: {message}"
+        super().__init__(422, text, detail=[{"parameter": parameter, "in": "query", "message": text}])
 
 
 def create_http_app(
@@ -94,14 +101,12 @@ def create_http_app(
         message = "; ".join(f"{p['parameter']}: {p['message']}" for p in problems)
         return JSONResponse({"message": message, "detail": problems}, status_code=422)
 
-    @app.exception_handler(ParameterError)
-    async def bad_parameter(request: Request, error: ParameterError) -> JSONResponse:
-        detail = [{"parameter": error.parameter, "in": "query", "message": str(error)}]
-        return JSONResponse({"message": str(error), "detail": detail}, status_code=422)
-
     @app.exception_handler(Refused)
     async def refused(request: Request, error: Refused) -> JSONResponse:
-        return JSONResponse({"message": str(error)}, status_code=error.status, headers=error.headers)
+        body: dict[str, Any] = {"message": str(error)}
+        if error.detail is not None:
+            body["detail"] = error.detail
+        return JSONResponse(body, status_code=error.status, headers=error.headers)
 
     @app.get("/health", summary="Hub status: ok, or degraded with a reason")
     async def health() -> dict[str, Any]:
