@@ -18,6 +18,7 @@ from hub.app import HubApp, create_app
 from hub.errors import ConfigurationError
 from hub.logs import configure
 from hub.settings import Settings
+from hub.websocket import websocket_options
 
 GRACEFUL_SHUTDOWN_S = 5
 """Requests still running this long after the clients were let go are cancelled, and the hub stops anyway.
@@ -111,7 +112,7 @@ def main(argv: list[str]) -> int:
         port=settings.port,
         log_level=settings.log_level,
         log_config=None,  # uvicorn's lines go through the hub's logging format
-        ws_per_message_deflate=False,  # costs more CPU than it saves on small telemetry frames
+        **websocket_options(settings),
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )

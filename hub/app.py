@@ -29,11 +29,12 @@ CLIENTS_CLOSE_WITHIN_S = 2.0
 class HubApp(socketio.ASGIApp):  # type: ignore[misc]  # python-socketio has no type information
     """The ASGI application, with the hub and the first step of its shutdown, which ASGI cannot express."""
 
-    def __init__(self, sio: socketio.AsyncServer, hub: Hub, http: FastAPI, max_message_bytes: int) -> None:
+    def __init__(self, sio: socketio.AsyncServer, hub: Hub, http: FastAPI, settings: Settings) -> None:
         super().__init__(sio, other_asgi_app=http)
         self.sio = sio
         self.hub = hub
-        self._guarded = MessageSizeGuard(super().__call__, max_message_bytes)
+        self.settings = settings
+        self._guarded = MessageSizeGuard(super().__call__, settings.max_message_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._guarded(scope, receive, send)
@@ -103,6 +104,4 @@ def create_app(
         # production mode: development mode costs one more emit per recipient of every message. Read-only:
         # rooms changed from the UI would bypass the hub's own subscription sets.
         sio.instrument(auth=authenticator.admin_ui_login, mode="production", read_only=True)
-    return HubApp(
-        sio, hub, create_http_app(hub, settings, lifespan, authenticator), settings.max_message_bytes
-    )
+    return HubApp(sio, hub, create_http_app(hub, settings, lifespan, authenticator), settings)

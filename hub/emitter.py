@@ -4,12 +4,14 @@ python-socketio's `AsyncManager.emit` encodes the message (scanning it for binar
 one asyncio task per recipient and waits for them all. For a telemetry stream that is the whole cost: the
 stock path delivered about 45k messages/s to 10 clients on this project's 2-core test machine. Here each
 message is JSON-encoded once, when it enters the log (the same text is stored and streamed), wrapped into
-its Socket.IO and Engine.IO frames by string concatenation, and handed to each recipient's Engine.IO socket in
-a plain loop: no task, no second encoding, no await that can yield.
+its Socket.IO and Engine.IO packets by string concatenation and into its websocket frame (`PreparedText`),
+all once, and put on each recipient's Engine.IO queue in a plain loop: no task, no second encoding, no await
+that can yield.
 
 This depends on internals of python-socketio/python-engineio, pinned in requirements.txt and checked by
-tests/test_emitter.py: the text form of a Socket.IO EVENT packet on the default namespace, and the Engine.IO
-socket's `send`, `queue` and `closed`. Everything else goes through the library as usual.
+tests/test_emitter.py: the text form of a Socket.IO EVENT packet on the default namespace, the Engine.IO
+packet's `encode_cache`, and the Engine.IO socket's `queue` and `closed`. Everything else goes through the
+library as usual.
 """
 
 from __future__ import annotations
@@ -21,12 +23,21 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 
+from hub.websocket import PreparedText
+
 log = logging.getLogger(__name__)
 
 
 def event_frame(event: str, text: str) -> str:
     """The Socket.IO EVENT packet for the default namespace carrying one JSON argument, already encoded."""
     return f'2["{event}",{text}]'
+
+
+def engineio_message(data: str) -> eio_packet.Packet:
+    """An Engine.IO MESSAGE packet carrying `data`, encoded and framed once for all its recipients."""
+    packet = eio_packet.Packet(eio_packet.MESSAGE, data)
+    packet.encode_cache = PreparedText(f"{eio_packet.MESSAGE}{data}")
+    return packet
 
 
 class RoomEmitter(socketio.AsyncManager):  # type: ignore[misc]  # python-socketio has no type information
@@ -43,7 +54,7 @@ class RoomEmitter(socketio.AsyncManager):  # type: ignore[misc]  # python-socket
 
     async def send_text(self, event: str, text: str, room: str | None, skip: Collection[str] = ()) -> None:
         """Send `text` (one JSON value) as `event` to every client in `room` (everyone when None)."""
-        frame = eio_packet.Packet(eio_packet.MESSAGE, event_frame(event, text))
+        frame = engineio_message(event_frame(event, text))
         sockets: dict[str, Any] = self.server.eio.sockets
         limit = self.queue_limit
         for sid, eio_sid in self.get_participants("/", room):
@@ -53,7 +64,8 @@ class RoomEmitter(socketio.AsyncManager):  # type: ignore[misc]  # python-socket
             if socket.queue.qsize() >= limit:
                 await self._shed(sid, socket)
                 continue
-            await socket.send(frame)
+            socket.queue.put_nowait(frame)  # (Engine.IO's send would check for a ping timeout first: the
+            # server's service task does that for every socket anyway)
 
     async def _shed(self, sid: str, socket: Any) -> None:
         """Disconnect a client that does not keep up, without waiting for it to read anything."""

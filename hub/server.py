@@ -17,6 +17,7 @@ from hub import codec
 from hub.auth import ANONYMOUS, Authenticator, Principal
 from hub.core import Hub
 from hub.emitter import RoomEmitter
+from hub.engineio_socket import HubSocketIOServer
 from hub.errors import BadRequest, Forbidden, HubError, RateLimited, UnknownEvent
 from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, Message, SubscriptionRequest
 from hub.ratelimit import RateLimiter
@@ -33,7 +34,7 @@ KNOWN_EVENTS = "subscribe, unsubscribe, command"
 def create_server(settings: Settings, on_shed: Callable[[str, int], None]) -> socketio.AsyncServer:
     """The Socket.IO server, with the hub's emit path and JSON codec. `on_shed(sid, backlog)` is told of
     every client disconnected for falling more than HUB_CLIENT_QUEUE_LIMIT messages behind."""
-    return socketio.AsyncServer(
+    return HubSocketIOServer(
         client_manager=RoomEmitter(settings.client_queue_limit, on_shed),
         async_mode="asgi",  # always: with aiohttp installed the library would otherwise pick aiohttp
         cors_allowed_origins=settings.cors_origins,
@@ -43,6 +44,7 @@ def create_server(settings: Settings, on_shed: Callable[[str, int], None]) -> so
         json=codec,
         logger=False,
         engineio_logger=False,
+        lean_sockets=not settings.admin_ui,
     )
 
 

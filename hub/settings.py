@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     history_retention_s: float | None = Field(
         None, gt=0, description="Delete messages older than this many seconds (default: keep everything)."
     )
+    ws_deflate: bool = Field(
+        False, description="Per-message deflate on websockets: smaller frames for much more CPU per message."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         ["http://localhost:4200"], description="Comma-separated origins allowed to connect (browsers)."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -28,8 +29,10 @@ logger = logging.getLogger(__name__)
 
 MAX_LAG_S = 1.0
 """Further behind than this, the loop skips the missed samples instead of sending them in a burst."""
-EARLY_S = 1e-6
-"""Samples due this close to now are sent in this wake-up (the timer may fire a hair early)."""
+TICK_S = 0.001
+"""Sleeps are whole ticks: the event loop's timers (uvloop's) count whole milliseconds and round, so a
+shorter sleep would wake before its deadline again and again, spinning a core. Faster ids send what came due
+during the tick together."""
 
 
 class Simulator:
@@ -66,11 +69,10 @@ class Simulator:
         """Produce telemetry until cancelled; each run starts with a new spacecraft at the template rates."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
-        loop = asyncio.get_running_loop()
-        start, anchor = loop.time(), time.time()
+        start, anchor = time.monotonic(), time.time()
 
-        def clock() -> float:
-            return loop.time() - start
+        def clock() -> float:  # not loop.time(): uvloop's counts milliseconds and stands still in a callback
+            return time.monotonic() - start
 
         craft = Spacecraft(self._rng("spacecraft"))
         types = self._templates.telemetry_types
@@ -82,7 +84,7 @@ class Simulator:
             self._delay_scale,
         )  # fmt: skip
         try:
-            await self._produce(events, craft, signals, scheduler, start, anchor)
+            await self._produce(events, craft, signals, scheduler, clock, anchor)
         finally:
             self._runner = self._scheduler = None
             await self._stop_commands()
@@ -102,13 +104,12 @@ class Simulator:
         craft: Spacecraft,
         signals: Mapping[str, Signal],
         scheduler: Scheduler,
-        start: float,
+        clock: Callable[[], float],
         anchor: float,
     ) -> None:
-        loop = asyncio.get_running_loop()
         telemetry = events.telemetry
         while True:
-            now = loop.time() - start
+            now = clock()
             due = scheduler.next_due()
             if due is not None and now - due > MAX_LAG_S:
                 skipped = scheduler.skip_ahead(now)
@@ -120,16 +121,17 @@ class Simulator:
                 events.notification(notice.level, notice.code, notice.message)
             craft.notices.clear()
             readings = craft.readings
-            for t, id in scheduler.pop_due(now + EARLY_S):
+            for t, id in scheduler.pop_due(now):
                 telemetry(id, signals[id].sample(t, readings), anchor + t)
-            await self._sleep_until(loop, start, scheduler.next_due())
+            due = scheduler.next_due()
+            await self._sleep(None if due is None else due - clock())
 
-    async def _sleep_until(
-        self, loop: asyncio.AbstractEventLoop, start: float, deadline: float | None
-    ) -> None:
-        """Sleep until `deadline` (seconds since `start`; None: forever) or until `_wake` is called."""
+    async def _sleep(self, delay: float | None) -> None:
+        """Sleep `delay` seconds rounded up to whole ticks (None: forever), or until `_wake` is called."""
+        loop = asyncio.get_running_loop()
         wakeup: asyncio.Future[None] = loop.create_future()
-        handle = None if deadline is None else loop.call_at(start + deadline, _resolve, wakeup)
+        ticks = None if delay is None else max(0, math.ceil(delay / TICK_S))
+        handle = None if ticks is None else loop.call_later(ticks * TICK_S, _resolve, wakeup)
         self._wakeup = wakeup
         try:
             await wakeup

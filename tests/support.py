@@ -13,6 +13,8 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from hub.websocket import websocket_options
+
 Message = dict[str, Any]
 
 
@@ -33,7 +35,7 @@ async def serve(app: Any, port: int = 0) -> AsyncIterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", ws_per_message_deflate=False)
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", **websocket_options(app.settings))
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # uvicorn offers no event for this; fail fast if start-up failed

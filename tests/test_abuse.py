@@ -10,6 +10,7 @@ import httpx
 import pytest
 import socketio
 import websockets
+from engineio.async_socket import AsyncSocket
 
 from hub.app import create_app
 from hub.history.memory import MemoryHistory
@@ -104,9 +105,14 @@ async def test_the_admin_ui_needs_an_admin_token(source: FakeSource) -> None:
     settings = Settings(
         templates_dir=TEST_TEMPLATES, history_url="memory://", admin_token=ADMIN_TOKEN, admin_ui=True
     )
-    async with serve(create_app(settings, source=source, history=MemoryHistory())) as url:
+    app = create_app(settings, source=source, history=MemoryHistory())
+    async with serve(app) as url:
         assert await admin_login(url, "wrong") is False
         assert await admin_login(url, ADMIN_TOKEN) is True
+        # its packet counters wrap python-engineio's websocket handler, which hub.engineio_socket replaces
+        raw = await raw_client(url)
+        assert [type(socket) for socket in app.sio.eio.sockets.values()] == [AsyncSocket]
+        await raw.close()
 
 
 async def test_the_admin_ui_is_off_by_default(running: RunningHub) -> None:
