@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -14,6 +15,7 @@ from bench.analysis import Delivery, analyze
 from bench.loadgen import Loadgen
 from bench.processes import ChildFailed, Children
 from bench.servers import ROOT, Server, get_json, ids_for, node_heap_settled, start_hub, start_server
+from bench.stall import stalled_client
 
 
 @dataclass(frozen=True)
@@ -30,22 +32,28 @@ async def sleep_until(epoch_s: float) -> None:
 
 
 async def throughput_step(
-    kind: str, clients: int, rate: float, window: Window, workdir: Path, generators: int
+    kind: str, clients: int, rate: float, window: Window, workdir: Path, generators: int, stalled: int = 0
 ) -> dict[str, Any]:
-    """One rung of the ladder: `clients` subscribed to every id of the workload, `rate` messages/s offered."""
+    """One rung of the ladder: `clients` subscribed to every id of the workload, `rate` messages/s offered;
+    with `stalled`, that many more clients subscribe the same way and then never read (bench/stall.py)."""
     ids = ids_for(rate)
     step: dict[str, Any] = {"server": kind, "clients": clients, "offered_per_s": rate, "ids": len(ids)}
     step["generators"] = generators
+    step["stalled_clients"] = stalled
     try:
-        async with Children(workdir) as children:
+        async with Children(workdir) as children, contextlib.AsyncExitStack() as stalls:
             server = await start_server(kind, children, workdir, rate, ids)
             loadgen = await Loadgen.start(children, server.url, clients, {"ids": ids}, processes=generators)
             connected = await loadgen.connected(within_s=120)
             if connected.failed:
                 raise ChildFailed(f"{connected.failed} clients could not connect: {connected.errors}")
+            for _ in range(stalled):
+                stall = await stalled_client(server.url, ids)
+                stalls.callback(stall.transport.abort)
             t0 = time.time() + window.warmup_s
             t1 = t0 + window.duration_s
             recording = asyncio.create_task(loadgen.record(t0, t1, window.drain_s))
+            sampling = asyncio.create_task(sample_rss(server, t1))
             try:
                 await sleep_until(t0)
                 cpu0, wall0 = server.child.cpu_seconds(), time.monotonic()
@@ -53,20 +61,34 @@ async def throughput_step(
                 cpu1, wall1 = server.child.cpu_seconds(), time.monotonic()
                 step["server_cpu"] = round((cpu1 - cpu0) / (wall1 - wall0), 3)
                 step["server_rss_mb"] = round(server.child.rss_bytes() / 2**20, 1)
+                step["server_rss_mb_samples"] = await sampling
                 if kind == "hub":
                     step["hub_health"] = await hub_health(server.url)
                 results = await recording
             finally:
-                recording.cancel()  # when something above failed or was interrupted
-                await asyncio.gather(recording, return_exceptions=True)
+                for task in (recording, sampling):  # when something above failed or was interrupted
+                    task.cancel()
+                await asyncio.gather(recording, sampling, return_exceptions=True)
             step["load_average_1m"] = os.getloadavg()[0]
             await loadgen.close()
-    except ChildFailed as error:
+    except (ChildFailed, OSError) as error:
         step["error"] = str(error)
         step["passed"] = step["complete"] = False
         return step
     delivery: Delivery = analyze(results, rate, ids, window.duration_s)
     return step | delivery.as_dict()
+
+
+RSS_SAMPLE_S = 0.25
+
+
+async def sample_rss(server: Server, until_epoch_s: float) -> list[float]:
+    """The server's resident memory (MiB) every RSS_SAMPLE_S from now until `until_epoch_s`."""
+    samples = []
+    while time.time() < until_epoch_s:
+        samples.append(round(server.child.rss_bytes() / 2**20, 1))
+        await asyncio.sleep(RSS_SAMPLE_S)
+    return samples
 
 
 async def hub_health(url: str) -> dict[str, Any]:

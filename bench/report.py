@@ -140,6 +140,24 @@ def progress(step: dict[str, Any]) -> str:
     )
 
 
+STALL_HEADERS = [
+    "server", "clients", "offered/s", "delivered/s alone", "with stall", "ratio", "p99 ms alone",
+    "with stall", "ratio", "RSS growth MB alone", "with stall", "peak RSS MB with stall", "stalled shed",
+]  # fmt: skip
+
+
+def stall_row(entry: dict[str, Any]) -> list[object]:
+    alone, stalled = entry["alone"], entry["stalled"]
+    shed = entry.get("hub_slow_clients_disconnected")
+    return [
+        entry["server"], entry["clients"], entry["offered_per_s"],
+        alone["median_delivered_per_s"], stalled["median_delivered_per_s"], entry["throughput_ratio"],
+        alone["median_p99_ms"], stalled["median_p99_ms"], entry["p99_ratio"],
+        alone["median_rss_growth_mb"], stalled["median_rss_growth_mb"], stalled["max_rss_mb"],
+        "-" if shed is None else ",".join(str(n) for n in shed),
+    ]  # fmt: skip
+
+
 def rung_row(rung: dict[str, Any]) -> list[object]:
     p99 = rung["median_p99_ms"]
     return [

@@ -31,7 +31,7 @@ from bench.measure import Window
 from bench.servers import BENCH, SERVERS
 
 T = TypeVar("T")
-PARTS = ("ladder", "memory", "idle-cpu", "ingest", "query")
+PARTS = ("ladder", "stalled", "memory", "idle-cpu", "ingest", "query")
 DEFAULT_RATES = (
     100, 200, 300, 500, 700, 1_000, 1_500, 2_000, 3_000, 5_000, 7_000,
     10_000, 15_000, 20_000, 30_000, 50_000, 70_000, 100_000,
@@ -59,6 +59,10 @@ def parse_options(argv: Sequence[str]) -> argparse.Namespace:
         "--generators", type=int, default=None,
         help="load generator processes to start with (1); a step that saturates one runs again with 2",
     )  # fmt: skip
+    parser.add_argument(
+        "--stall-rate", type=float, default=None, help="offered messages/s of the stalled-client part (10000)"
+    )
+    parser.add_argument("--stall-pairs", type=int, default=None, help="runs with and without the stall (3)")
     parser.add_argument("--idle-clients", type=int, default=None, help="idle connections (10000)")
     parser.add_argument("--idle-cpu-seconds", type=float, default=None, help="hub idle CPU sample (20)")
     parser.add_argument("--ingest-points", type=int, default=None, help="points to ingest (1000000)")
@@ -75,6 +79,8 @@ def parse_options(argv: Sequence[str]) -> argparse.Namespace:
         "warmup": 0.5 if quick else 2.0,
         "drain": 2.0 if quick else 5.0,
         "generators": 1,
+        "stall_rate": 200.0 if quick else 10_000.0,
+        "stall_pairs": 1 if quick else 3,
         "idle_clients": 20 if quick else 10_000,
         "idle_cpu_seconds": 1.0 if quick else 20.0,
         "ingest_points": 20_000 if quick else 1_000_000,
@@ -173,6 +179,65 @@ async def ladder(options: argparse.Namespace, workdir: Path, throughput: dict[st
     throughput["headline"] = _headline(rungs, options)
 
 
+STALL_SERVERS = ("hub", "node")
+"""Stock python-socketio cannot carry the stalled-client load at all (see the ladder), so it is left out."""
+
+
+async def stalled(options: argparse.Namespace, workdir: Path, clients: int) -> list[dict[str, Any]]:
+    """Per server: `clients` at --stall-rate, --stall-pairs times without and with one more client that
+    subscribes and never reads (interleaved); medians of the healthy clients' figures, and the server's
+    memory over the recorded window of the runs with the stalled client."""
+    window = Window(options.warmup, options.duration, options.drain)
+    entries = []
+    for kind in [kind for kind in options.only if kind in STALL_SERVERS]:
+        runs: dict[int, list[dict[str, Any]]] = {0: [], 1: []}
+        for _ in range(options.stall_pairs):
+            for stall in (0, 1):
+                step = await measure.throughput_step(
+                    kind, clients, options.stall_rate, window, workdir, options.generators, stalled=stall
+                )
+                runs[stall].append(step)
+                say(report.progress(step) + (" [+1 stalled client]" if stall else ""))
+        entries.append(stall_summary(kind, clients, options.stall_rate, runs[0], runs[1]))
+    return entries
+
+
+def stall_summary(
+    kind: str, clients: int, rate: float, alone: list[dict[str, Any]], stalled: list[dict[str, Any]]
+) -> dict[str, Any]:
+    def median_of(
+        runs: list[dict[str, Any]], figure: Callable[[dict[str, Any]], float | None]
+    ) -> float | None:
+        values = [value for value in map(figure, runs) if value is not None]
+        return statistics.median(values) if values else None
+
+    def p99(run: dict[str, Any]) -> float | None:
+        return (run.get("latency") or {}).get("p99_ms")
+
+    def growth(run: dict[str, Any]) -> float | None:
+        samples = run.get("server_rss_mb_samples") or []
+        return samples[-1] - samples[0] if samples else None
+
+    entry: dict[str, Any] = {"server": kind, "clients": clients, "offered_per_s": rate}
+    for name, runs in (("alone", alone), ("stalled", stalled)):
+        entry[name] = {
+            "runs": len(runs),
+            "complete_runs": sum(1 for run in runs if run.get("complete")),
+            "median_delivered_per_s": median_of(runs, lambda run: run.get("delivered_per_s")),
+            "median_p99_ms": median_of(runs, p99),
+            "median_rss_growth_mb": median_of(runs, growth),
+            "max_rss_mb": max((max(run.get("server_rss_mb_samples") or [0.0]) for run in runs), default=None),
+        }
+    throughput = (entry["alone"]["median_delivered_per_s"], entry["stalled"]["median_delivered_per_s"])
+    latency = (entry["alone"]["median_p99_ms"], entry["stalled"]["median_p99_ms"])
+    entry["throughput_ratio"] = round(throughput[1] / throughput[0], 3) if all(throughput) else None
+    entry["p99_ratio"] = round(latency[1] / latency[0], 3) if all(latency) else None
+    entry["hub_slow_clients_disconnected"] = [
+        (run.get("hub_health") or {}).get("slow_clients_disconnected") for run in stalled
+    ] if kind == "hub" else None  # fmt: skip
+    return entry
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One rung of one server over its repeated runs: passed by majority, median figures."""
     first = runs[0]
@@ -243,6 +308,12 @@ async def run(options: argparse.Namespace, results: dict[str, Any]) -> None:
                 )
             say("\nHeadline: highest offered messages/s delivered completely with p99 <= 200 ms")
             say(report.headline(results["throughput"]))
+        if "stalled" in parts:
+            clients = 2 if options.quick else 10
+            rate = f"{options.stall_rate:,.0f}/s"
+            say(f"\n== A stalled client: {clients} clients at {rate}, without and with one ==")
+            results["stalled"] = await stalled(options, workdir, clients)
+            say(report.table(report.STALL_HEADERS, [report.stall_row(e) for e in results["stalled"]]))
         if "memory" in parts:
             say(f"\n== Idle connections: {options.idle_clients:,} clients ==")
             results["idle_connections"] = []
