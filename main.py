@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import socket
 import sys
@@ -76,6 +77,16 @@ class HubServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: HubApp) -> None:
         super().__init__(config)
         self.app = app
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start as uvicorn does; then exempt everything built so far from garbage collection.
+
+        What exists once the hub serves (modules, the app, templates, the source) lives until the process
+        ends, and each full collection would scan it all again, pausing the event loop for tens of
+        milliseconds. Measured with bench/ (10 clients at 10,000 messages/s): p99 latency 12-26 ms with
+        those scans, 3.5-4 ms without."""
+        await super().startup(sockets)
+        gc.freeze()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import os
@@ -22,10 +23,15 @@ from typing import Any
 import httpx
 import pytest
 import socketio
+import uvicorn
 import yaml
 
+from hub.app import create_app
+from hub.settings import Settings
 from hub.templates import COMMAND_FILE, TELEMETRY_FILE, load_templates
-from tests.support import Client, Message, free_port, is_
+from main import HubServer
+from tests.fakes import TEST_TEMPLATES, FakeSource
+from tests.support import Client, Message, eventually, free_port, is_
 
 ROOT = Path(__file__).parent.parent
 RATES = {t.id: t.rate_hz for t in load_templates(ROOT / "templates").telemetry_types}
@@ -277,3 +283,19 @@ async def test_a_browser_client_resumes_across_a_sigterm_restart(tmp_path: Path)
         seq for seq in expected if live[0] <= seq <= live[-1]
     ]  # before, across and after the restart
     assert len(live) > 70
+
+
+async def test_what_exists_once_serving_is_exempt_from_garbage_collection() -> None:
+    """Full collections would rescan the hub's long-lived objects and pause streaming (see HubServer)."""
+    settings = Settings(templates_dir=TEST_TEMPLATES, history_url="memory://")
+    app = create_app(settings, source=FakeSource())
+    server = HubServer(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None), app)
+    gc.unfreeze()
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: server.started)  # uvicorn offers no event for this
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        server.should_exit = True
+        await task
+        gc.unfreeze()
