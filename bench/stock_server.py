@@ -75,7 +75,10 @@ def create_app(rate: float, ids: list[str]) -> socketio.ASGIApp:
                     }
                     await sio.emit("data", message, room=f"telemetry:{telemetry_id}")
                 slot += 1
-            await asyncio.sleep(max(0.0, slot * period - (time.monotonic() - start)))
+            # whole milliseconds, as Node's setTimeout and the hub's simulator: uvloop rounds a shorter sleep
+            # to zero, and the loop would spin a core waiting for the next slot
+            delay = slot * period - (time.monotonic() - start)
+            await asyncio.sleep(math.ceil(max(0.0, delay) * 1000) / 1000)
 
     async def startup() -> None:
         if rate > 0:
