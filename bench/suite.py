@@ -219,6 +219,7 @@ def stall_summary(
         return samples[-1] - samples[0] if samples else None
 
     entry: dict[str, Any] = {"server": kind, "clients": clients, "offered_per_s": rate}
+    entry["steps"] = alone + stalled
     for name, runs in (("alone", alone), ("stalled", stalled)):
         entry[name] = {
             "runs": len(runs),

@@ -26,7 +26,7 @@ def run_quick(out: Path) -> subprocess.CompletedProcess[str]:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        stdout, _ = process.communicate(timeout=50)
+        stdout, _ = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.terminate()
@@ -61,6 +61,15 @@ def test_quick_run_measures_every_part_and_writes_the_json(tmp_path: Path) -> No
     headline = results["throughput"]["headline"]["2"]
     assert set(headline["best"]) == set(SERVERS)
     assert set(headline["ratios"]) == {"hub/node", "hub/stock"}
+
+    stalled = results["stalled"]
+    assert [entry["server"] for entry in stalled] == ["hub", "node"]  # (stock cannot carry the load)
+    for entry in stalled:
+        for run in ("alone", "stalled"):
+            assert entry[run]["runs"] == entry[run]["complete_runs"] == 1, entry
+            assert entry[run]["median_delivered_per_s"] > 0 and entry[run]["max_rss_mb"] > 0, entry
+        assert {"throughput_ratio", "p99_ratio"} <= set(entry)
+        assert sorted(step["stalled_clients"] for step in entry["steps"]) == [0, 1]
 
     idle = results["idle_connections"]
     assert [entry["server"] for entry in idle] == SERVERS
