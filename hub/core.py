@@ -36,7 +36,7 @@ from hub.publisher import Publisher
 from hub.source import Source, SourceCommand, SourceStatus
 from hub.subscriptions import Subscriptions
 from hub.supervisor import Supervisor
-from hub.templates import Value
+from hub.templates import Templates, Value
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,20 @@ class Hub:
 
     def notification(self, level: Level, code: str, message: str, id: str | None = None) -> None:
         self.publish.notification(level, code, str(message), id=id)
+
+    def templates_changed(self, templates: Templates) -> None:
+        """The source's templates changed (a device announced itself): the catalog, and with it
+        subscriptions, command validation and the HTTP API, follow at once; limits are checked against the
+        new types (their states start over: an id still out of limits is reported again); clients get a
+        `templates_changed` notification saying what changed, so that they fetch the templates again."""
+        change = self.catalog.replace(templates)
+        if not change:
+            return
+        self._limits = LimitMonitor(self.catalog.types)
+        counts = f"{len(self.catalog.types)} telemetry types and {len(self.catalog.commands)} commands"
+        self.publish.notification(
+            "info", "templates_changed", f"the source now offers {counts}", details=change.details()
+        )
 
     def _reject(self, key: str, reason: str) -> None:
         self.rejected_values += 1
@@ -297,10 +311,9 @@ class Hub:
                 self.commands.finish(command.command_id, "source")
 
     def _timed_out(self, pending: PendingCommand) -> None:
-        template = self.catalog.commands[pending.command]
-        self.publish.confirmation(
-            pending, "timeout", f"no result from the device within {template.timeout_s:g} s"
-        )
+        template = self.catalog.commands.get(pending.command)  # its device may have withdrawn it since
+        within = "" if template is None else f" within {template.timeout_s:g} s"
+        self.publish.confirmation(pending, "timeout", f"no result from the device{within}")
 
     # --- state --------------------------------------------------------------------------------------------
 

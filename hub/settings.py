@@ -20,7 +20,17 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
     templates_dir: Path = Field(Path("templates"), description="Directory with the two template YAML files.")
-    source: str = Field("simulator", description="Telemetry source: a name from the source registry.")
+    source: str = Field(
+        "simulator",
+        description="Telemetry source: a name from the source registry, or mqtt://host:port (MQTT devices).",
+    )
+    mqtt_prefix: str = Field(
+        "hub",
+        max_length=200,
+        pattern=r"^[^/#+$\x00][^/#+\x00]*(/[^/#+\x00]+)*$",
+        description="MQTT source: the topic levels every device topic starts with (no wildcards, no / at "
+        "either end).",
+    )
     history_url: str = Field(
         "sqlite:///data/history.db", description="History log: sqlite:///path/to/file.db or memory://."
     )

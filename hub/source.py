@@ -40,15 +40,28 @@ class SourceEvents(Protocol):
     def notification(self, level: Level, code: str, message: str, id: str | None = None) -> None: ...
 
 
+class CatalogEvents(SourceEvents, Protocol):
+    """What the hub offers every source: SourceEvents, plus a way to change its templates while it runs.
+
+    A source whose devices announce themselves at run time (MQTT) calls `templates_changed`; a source with
+    fixed templates never does, and may declare its `run` with the narrower SourceEvents."""
+
+    def templates_changed(self, templates: Templates) -> None:
+        """From now on the source supports exactly `templates` (telemetry types and commands), in place of
+        what `Source.templates` said before; the hub's catalog follows and clients are told to refetch."""
+        ...
+
+
 class Source(Protocol):
     name: str
 
     @property
     def templates(self) -> Templates:
-        """The telemetry types and command templates this source supports."""
+        """The telemetry types and command templates this source supports (at start-up, for a source
+        whose templates change at run time: it reports changes with `CatalogEvents.templates_changed`)."""
         ...
 
-    async def run(self, events: SourceEvents) -> None:
+    async def run(self, events: CatalogEvents) -> None:
         """Produce telemetry through `events` until cancelled; raise if the source fails."""
         ...
 

@@ -1,4 +1,8 @@
-"""The source registry: `HUB_SOURCE` names an entry here; only the selected source is imported."""
+"""The source registry: `HUB_SOURCE` names an entry here, or is a URL whose scheme selects one.
+
+Only the selected source is imported: the MQTT client library is loaded when `HUB_SOURCE=mqtt://...`, never
+for the simulator.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,36 @@ SOURCES: dict[str, str] = {
 }
 """Source name -> "module:factory"; a factory takes the Settings and returns a Source."""
 
+SCHEMES: dict[str, str] = {
+    "mqtt": "hub.mqtt.source:from_settings",
+}
+"""URL scheme -> "module:factory", for `HUB_SOURCE=scheme://...`; the factory parses the URL."""
+
 
 def create_source(settings: Settings) -> Source:
-    target = SOURCES.get(settings.source)
-    if target is None:
-        raise ConfigurationError(
-            f"HUB_SOURCE={settings.source!r}: unknown source; choose one of {', '.join(sorted(SOURCES))}"
-        )
+    """The source `settings.source` selects; ConfigurationError naming HUB_SOURCE if there is none."""
+    scheme, is_url, _ = settings.source.partition("://")
+    if is_url:
+        target = SCHEMES.get(scheme.lower())
+        if target is None:
+            raise ConfigurationError(
+                f"HUB_SOURCE={settings.source!r}: unknown scheme {scheme!r}; "
+                f"use {' or '.join(f'{known}://host:port' for known in sorted(SCHEMES))}"
+            )
+    else:
+        target = SOURCES.get(settings.source)
+        if target is None:
+            raise ConfigurationError(
+                f"HUB_SOURCE={settings.source!r}: unknown source; choose one of "
+                f"{', '.join(sorted(SOURCES))}, or a broker URL such as mqtt://127.0.0.1:1883"
+            )
     module_name, _, attribute = target.partition(":")
-    factory = cast(Callable[[Settings], Source], getattr(importlib.import_module(module_name), attribute))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise ConfigurationError(
+            f"HUB_SOURCE: this source needs the package {error.name!r}, which is not installed "
+            "(install requirements.txt)"
+        ) from error
+    factory = cast(Callable[[Settings], Source], getattr(module, attribute))
     return factory(settings)
