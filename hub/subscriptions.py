@@ -65,5 +65,6 @@ class Subscriptions:
         counts = dict.fromkeys(self.catalog.types, 0)
         for ids in self._by_client.values():
             for telemetry_id in ids:
-                counts[telemetry_id] += 1
+                if telemetry_id in counts:  # (not an id a device has withdrawn since)
+                    counts[telemetry_id] += 1
         return counts

@@ -104,3 +104,20 @@ async def test_a_hub_starts_with_no_templates(clock: Callable[[], float]) -> Non
             await client.wait_for(is_("data", id="pressure", value=1.0))
         finally:
             await client.close()
+
+
+async def test_subscribers_of_a_withdrawn_id_are_not_counted(running: RunningHub) -> None:
+    """A client still subscribed to an id its device withdrew does not break the per-id subscriber counts."""
+    client = await running.client()
+    running.hub.templates_changed(with_pressure(running.hub.catalog.templates))
+    await client.wait_for(is_("notification", code="templates_changed"))
+    await client.call("subscribe", {"ids": ["pressure", "voltage"]})
+    templates = running.hub.catalog.templates
+    running.hub.templates_changed(
+        templates.model_copy(
+            update={"telemetry_types": tuple(t for t in templates.telemetry_types if t.id != "pressure")}
+        )
+    )
+    await client.wait_for(is_("notification", code="templates_changed"), count=2)
+    counts = running.hub.subscriptions.counts()
+    assert "pressure" not in counts and counts["voltage"] == 1
