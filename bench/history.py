@@ -10,7 +10,9 @@ between chunks, waiting while more than 100,000 are unwritten); the rate is poin
 build: a log of the default templates' telemetry (every id at its rate, type-correct values, timestamps
 ending now) written through SqliteHistory.write in batches, so its file is exactly what the hub writes.
 query: GET /historical-data?ids=<id>&limit=1000 over one kept-alive HTTP connection, `count` times after
-a warm-up, in each order; latency percentiles of the whole request.
+a warm-up, in each order; then the chart aggregate interval=1m&agg=min,max,avg over the last day of a 10 Hz
+sensor (attitude_yaw_deg: the 10,000,000-message log spans about 1.9 days), `count // 10` times (at least
+3); latency percentiles of the whole request.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import math
 import statistics
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -38,6 +41,8 @@ MAX_UNWRITTEN = 100_000
 BUILD_BATCH = 100_000
 PATTERN_S = 10
 """The built log repeats the default templates' production of this many seconds (every rate fits)."""
+AGGREGATE_ID = "attitude_yaw_deg"
+"""A 10 Hz float sensor of the default templates."""
 
 
 def sample_payload(telemetry: TelemetryType, seq: int) -> str:
@@ -156,30 +161,60 @@ def query(url: str, telemetry_id: str, count: int, limit: int) -> dict[str, Any]
     try:
         for order in ("asc", "desc"):
             target = "/historical-data?" + urlencode({"ids": telemetry_id, "limit": limit, "order": order})
-            times = []
-            warm_up = max(3, count // 10)
-            for attempt in range(warm_up + count):
-                started = time.perf_counter()
-                connection.request("GET", target)
-                response = connection.getresponse()
-                body = response.read()
-                elapsed = time.perf_counter() - started
-                if response.status != 200:
-                    raise RuntimeError(f"GET {target}: {response.status} {body[:300]!r}")
-                items = len(json.loads(body)["items"])
-                if attempt >= warm_up:
-                    times.append(elapsed * 1000)
-            times.sort()
-            results[order] = {
-                "items": items,
-                "p50_ms": round(statistics.median(times), 2),
-                "p99_ms": round(times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)], 2),
-                "max_ms": round(times[-1], 2),
-                "mean_ms": round(statistics.fmean(times), 2),
-            }
+            times, body = timed(connection, target, count, warm_up=max(3, count // 10))
+            results[order] = {"items": len(body["items"]), **percentiles(times)}
+        end = datetime.now(UTC)
+        chart = {
+            "ids": AGGREGATE_ID,
+            "interval": "1m",
+            "agg": "min,max,avg",
+            "start": (end - timedelta(days=1)).isoformat(),
+            "end": end.isoformat(),
+        }
+        requests = max(3, count // 10)
+        times, body = timed(connection, "/historical-data?" + urlencode(chart), requests, warm_up=2)
+        results["aggregate"] = {
+            "id": AGGREGATE_ID,
+            "interval": "1m",
+            "agg": "min,max,avg",
+            "span_s": 86_400,
+            "requests": requests,
+            "rows": len(body["rows"]),
+            **percentiles(times),
+        }
     finally:
         connection.close()
     return results
+
+
+def timed(
+    connection: http.client.HTTPConnection, target: str, count: int, warm_up: int
+) -> tuple[list[float], dict[str, Any]]:
+    """Milliseconds of each of `count` GETs of `target` after `warm_up` untimed ones, and the last body."""
+    times = []
+    body: dict[str, Any] = {}
+    for attempt in range(warm_up + count):
+        started = time.perf_counter()
+        connection.request("GET", target)
+        response = connection.getresponse()
+        raw = response.read()
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            raise RuntimeError(f"GET {target}: {response.status} {raw[:300]!r}")
+        body = json.loads(raw)
+        if attempt >= warm_up:
+            times.append(elapsed * 1000)
+    return times, body
+
+
+def percentiles(times: list[float]) -> dict[str, float]:
+    times = sorted(times)
+    return {
+        "p50_ms": round(statistics.median(times), 2),
+        "p99_ms": round(times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)], 2),
+        "max_ms": round(times[-1], 2),
+        "mean_ms": round(statistics.fmean(times), 2),
+    }
 
 
 def main() -> None:

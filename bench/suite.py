@@ -378,6 +378,11 @@ def _query_lines(entry: dict[str, Any]) -> str:
             f"ids={query['id']}&limit={query['limit']}&order={order}: {q['items']} items, "
             f"p50 {q['p50_ms']} ms, p99 {q['p99_ms']} ms, max {q['max_ms']} ms ({query['requests']} requests)"
         )
+    a = query["aggregate"]
+    lines.append(
+        f"ids={a['id']}&interval={a['interval']}&agg={a['agg']} over the last day: {a['rows']} rows, "
+        f"p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms, max {a['max_ms']} ms ({a['requests']} requests)"
+    )
     return "\n".join(lines)
 
 

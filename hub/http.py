@@ -16,7 +16,9 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from hub import charts
 from hub.auth import ANONYMOUS, Authenticator, Principal, Role
+from hub.charts import AggregatePage, ChartError, Strategy
 from hub.core import Hub
 from hub.history import Query as HistoryQuery
 from hub.history import cursor
@@ -132,12 +134,22 @@ def create_http_app(
 
     @app.get(
         "/historical-data",
-        summary="Logged messages, exactly as streamed, one page at a time",
+        summary="Logged messages, exactly as streamed, one page at a time; or aggregated for charts",
+        description=charts.DESCRIPTION,
         response_class=Response,
-        responses={200: {"model": HistoryPage}, **UNAUTHORIZED, **INVALID, **UNAVAILABLE},
+        responses={
+            200: {
+                "model": HistoryPage | AggregatePage,
+                "description": "A page of messages (AggregatePage with interval or buckets)",
+            },
+            **UNAUTHORIZED,
+            **INVALID,
+            **UNAVAILABLE,
+        },
         dependencies=[viewer],
     )
     async def historical_data(
+        request: Request,
         ids: Annotated[str | None, Query(description="Comma-separated telemetry ids.")] = None,
         type: Annotated[
             str | None, Query(description="data, confirmation or notification (comma list).")
@@ -152,12 +164,45 @@ def create_http_app(
         cursor_: Annotated[
             str | None, Query(alias="cursor", description="`next` of the previous page.")
         ] = None,
+        interval: Annotated[
+            str | None, Query(description="Bucket length: a whole number of ms, s, m, h or d (10s, 1m).")
+        ] = None,
+        buckets: Annotated[
+            int | None, Query(description="Number of equal buckets over [start, end) (both needed).")
+        ] = None,
+        agg: Annotated[
+            list[str] | None,
+            Query(description="min, max, avg, count, first, last (repeated or comma-separated)."),
+        ] = None,
+        strategy: Annotated[
+            Strategy | None, Query(description="latest: the newest `size` points; minmax: see above.")
+        ] = None,
+        size: Annotated[int | None, Query(description="Points per id for a strategy (1 to 10000).")] = None,
     ) -> Response:
         id_list = _ids(ids, hub)
         types = _types(type)
         start_us, end_us = _micros(start), _micros(end)
         if start_us is not None and end_us is not None and end_us <= start_us:
             raise ParameterError("end", "must be later than start")
+        try:
+            chart = charts.plan(interval, buckets, agg, strategy, size, start_us, end_us)
+        except ChartError as error:
+            raise ParameterError(error.parameter, str(error)) from None
+        if chart is not None:
+            for name in ("after_seq", "cursor", "limit", "order"):
+                if name in request.query_params:
+                    raise ParameterError(name, "does not apply with interval, buckets or strategy")
+            if id_list is None:
+                raise ParameterError("ids", "name the telemetry ids to aggregate or downsample")
+            if types not in (None, ("data",)):
+                raise ParameterError("type", "aggregates and strategies are computed over data only")
+            try:
+                answer = await charts.answer(hub.history, hub.catalog.types, chart, id_list)
+            except ChartError as error:
+                raise ParameterError(error.parameter, str(error)) from None
+            except Exception as error:
+                raise Refused(503, f"the history log cannot be read now: {error}; try again later") from error
+            return Response(answer, media_type="application/json")
         filters = cursor.fingerprint(id_list, types, start_us, end_us, after_seq, order)
         query = HistoryQuery(
             ids=id_list,

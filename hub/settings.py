@@ -32,7 +32,8 @@ class Settings(BaseSettings):
         "either end).",
     )
     history_url: str = Field(
-        "sqlite:///data/history.db", description="History log: sqlite:///path/to/file.db or memory://."
+        "sqlite:///data/history.db",
+        description="History log: sqlite:///path/to/file.db, postgresql://user@host:port/database or memory://.",
     )
     history_flush_interval_s: float = Field(
         0.1, gt=0, le=0.1, description="Longest time a message waits before it is written to the log."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from hub.core import Hub
 from hub.history import HistoryBackend
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
+from tests.backends import BACKENDS, Store
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import Client, serve
 
@@ -47,8 +49,19 @@ class RunningHub:
 
 @pytest.fixture
 def history() -> HistoryBackend:
-    """The history backend of `running`; test modules may override this fixture to try every backend."""
+    """The history backend of `running`; test modules may override this fixture to try every backend
+    (`return store()`)."""
     return MemoryHistory()
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh, empty store of each history backend in turn (PostgreSQL skips when no server answers)."""
+    created = await Store.create(request.param, tmp_path)
+    try:
+        yield created
+    finally:
+        await created.dispose()
 
 
 @pytest.fixture

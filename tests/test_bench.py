@@ -83,3 +83,4 @@ def test_quick_run_measures_every_part_and_writes_the_json(tmp_path: Path) -> No
     assert "error" not in query, query
     assert {"p50_ms", "p99_ms", "items"} <= set(query["query"]["asc"])
     assert {"p50_ms", "p99_ms", "items"} <= set(query["query"]["desc"])
+    assert {"p50_ms", "p99_ms", "rows"} <= set(query["query"]["aggregate"])

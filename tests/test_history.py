@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from hub.history import HistoryBackend, HistoryLog, Query, Record
 from hub.history.log import RESERVE_AHEAD
-from hub.history.memory import MemoryHistory
-from hub.history.sqlite import SqliteHistory
+from tests.backends import Store
 from tests.fakes import UnwritableHistory
 
 Reopen = Callable[[], HistoryBackend]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Reopen:
-    """A factory giving the same store each time it is called, as a restarted hub would see it."""
-    if request.param == "memory":
-        shared = MemoryHistory()
-        return lambda: shared
-    return lambda: SqliteHistory(tmp_path / "sub" / "history.db")
+@pytest.fixture
+def reopen(store: Store) -> Reopen:
+    """A factory giving the same store each time it is called, as a restarted hub would see it: every
+    backend (memory, SQLite, PostgreSQL) in turn."""
+    return store
 
 
 async def fill(log: HistoryLog, count: int, start_us: int = 1_000_000) -> list[Record]:

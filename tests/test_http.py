@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,17 +11,18 @@ import pytest
 from hub.app import create_app
 from hub.history import HistoryBackend
 from hub.history.memory import MemoryHistory
-from hub.history.sqlite import SqliteHistory
+from hub.messages import format_timestamp
 from hub.settings import Settings
+from tests.backends import Store
 from tests.conftest import ADMIN_TOKEN, RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource, UnreadableHistory, UnwritableHistory
 from tests.support import is_, serve
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def history(request: pytest.FixtureRequest, tmp_path: Path) -> HistoryBackend:
-    """Every HTTP test runs on each history backend."""
-    return MemoryHistory() if request.param == "memory" else SqliteHistory(tmp_path / "history.db")
+@pytest.fixture
+def history(store: Store) -> HistoryBackend:
+    """Every HTTP test runs on each history backend (memory, SQLite, PostgreSQL)."""
+    return store()
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ async def test_health_reports_source_history_and_clients(
     assert body["status"] == "ok" and body["reason"] is None
     assert body["clients"] == 1 and body["uptime_s"] >= 0
     assert body["source"] == {"name": "fake", "state": "running", "error": None}
-    assert body["history"]["backend"] in ("memory", "sqlite") and body["history"]["messages"] >= 1
+    assert body["history"]["backend"] in ("memory", "sqlite", "postgres") and body["history"]["messages"] >= 1
 
 
 async def test_health_is_degraded_when_the_source_is_down(
@@ -212,11 +212,58 @@ async def test_clearing_is_forbidden_without_an_admin_token(source: FakeSource) 
         assert response.status_code == 403 and "HUB_ADMIN_TOKEN" in response.json()["message"]
 
 
+async def test_charts_aggregate_and_downsample(running: RunningHub, http: httpx.AsyncClient) -> None:
+    """interval, buckets, strategy=latest and strategy=minmax give the hand-computed answers."""
+    t0 = 1_800_000_000  # 2027-01-15T08:00:00Z
+    client = await running.client()
+    await client.call("subscribe", {"ids": ["voltage", "counter"]})
+    points = [
+        ("voltage", 0, 27.5), ("voltage", 0.5, 29.0), ("voltage", 1, 30.5), ("counter", 2, 5),
+        ("counter", 3, 7), ("voltage", 12, 25.0), ("voltage", 13, 27.0),
+    ]  # fmt: skip
+    for telemetry_id, offset, value in points:
+        running.source.emit(telemetry_id, value, t0 + offset)
+    data = await client.wait_for(is_("data"), count=len(points))
+
+    def at(offset: float) -> str:
+        return format_timestamp(round((t0 + offset) * 1e6))
+
+    every = "min,max,avg,count,first,last"
+    rows = [
+        {"id": "voltage", "start": at(0), "min": 27.5, "max": 30.5, "avg": 29.0, "count": 3, "first": 27.5,
+         "last": 30.5},
+        {"id": "voltage", "start": at(10), "min": 25.0, "max": 27.0, "avg": 26.0, "count": 2, "first": 25.0,
+         "last": 27.0},
+        {"id": "counter", "start": at(0), "min": 5, "max": 7, "avg": 6.0, "count": 2, "first": 5, "last": 7},
+    ]  # fmt: skip
+    span = {"ids": "voltage,counter", "start": at(0), "end": at(20)}
+    for split in ({"interval": "10s"}, {"buckets": 2}):
+        body = (await http.get("/historical-data", params={**span, **split, "agg": every})).json()
+        assert body == {"width_us": 10_000_000, "aggregates": every.split(","), "rows": rows}
+        assert [type(row["min"]) for row in body["rows"]] == [float, float, int]
+
+    async def items(**params: Any) -> list[dict[str, Any]]:
+        response = await http.get("/historical-data", params=params)
+        assert response.status_code == 200, response.text
+        assert response.json()["next"] is None
+        result: list[dict[str, Any]] = response.json()["items"]
+        return result
+
+    assert await items(ids="voltage,counter", strategy="latest", size=1) == [data[4], data[6]]
+    assert await items(ids="voltage", strategy="latest", size=2, end=at(12.5)) == [data[2], data[5]]
+    minmax = await items(**span, strategy="minmax", size=4)
+    assert minmax == [m for m in data if m["value"] != 29.0]
+
+
 async def test_openapi_document_lists_the_endpoints(http: httpx.AsyncClient) -> None:
     """The OpenAPI document is served and describes every endpoint."""
     paths = (await http.get("/openapi.json")).json()["paths"]
     assert {"/health", "/telemetry-types", "/command-templates", "/historical-data"} <= set(paths)
     assert {"get", "delete"} <= set(paths["/historical-data"])
+    document = (await http.get("/openapi.json")).json()
+    assert {"HistoryPage", "AggregatePage", "AggregateRow"} <= set(document["components"]["schemas"])
+    parameters = {p["name"] for p in paths["/historical-data"]["get"]["parameters"]}
+    assert {"interval", "buckets", "agg", "strategy", "size"} <= parameters
 
 
 async def test_an_unwritable_log_still_serves_reads(source: FakeSource, settings: Settings) -> None:

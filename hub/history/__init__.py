@@ -31,10 +31,49 @@ def open_backend(url: str) -> HistoryBackend:
         except (OSError, sqlite3.Error) as error:
             raise ConfigurationError(f"HUB_HISTORY_URL={url!r}: cannot use {path}: {error}") from None
         return backend
+    if scheme in ("postgresql", "postgres"):
+        return _open_postgres(url)
     if scheme == "memory":
         from hub.history.memory import MemoryHistory
 
         return MemoryHistory()
     raise ConfigurationError(
-        f"HUB_HISTORY_URL={url!r}: unknown scheme {scheme!r}; use sqlite:///path/to/file.db or memory://"
+        f"HUB_HISTORY_URL={url!r}: unknown scheme {scheme!r}; use sqlite:///path/to/file.db, "
+        "postgresql://user@host:port/database or memory://"
     )
+
+
+def _open_postgres(url: str) -> HistoryBackend:
+    """A PostgreSQL backend whose server was reached and whose tables exist, or a ConfigurationError."""
+    parts = urlsplit(url)
+    shown = _without_password(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    database = parts.path.removeprefix("/")
+    if port == -1 or not database or "/" in database:
+        raise ConfigurationError(
+            f"HUB_HISTORY_URL={shown!r}: not a PostgreSQL URL; use postgresql://user@host:port/database"
+        )
+    import asyncpg
+
+    from hub.history.postgres import PostgresHistory
+
+    backend = PostgresHistory(url)
+    try:
+        backend.check()
+    except (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        where = f"{parts.hostname or 'localhost'}:{port or 5432}/{database}"
+        raise ConfigurationError(
+            f"HUB_HISTORY_URL={shown!r}: cannot use the PostgreSQL database {where}: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    return backend
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()

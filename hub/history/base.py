@@ -35,6 +35,44 @@ class Query:
 
 
 @dataclass(frozen=True, slots=True)
+class Buckets:
+    """The `data` records of `ids` with `start_us <= time_us < end_us`, cut into buckets of `width_us`: bucket
+    k holds the times in [origin_us + k * width_us, origin_us + (k + 1) * width_us). `origin_us <= start_us`.
+
+    `numeric`: the values are numbers (min, max and sums are wanted). `before_seq` (exclusive) lets the log
+    leave out what it has not written yet; `limit` caps the (id, bucket) rows of a summary."""
+
+    ids: tuple[str, ...]
+    origin_us: int
+    width_us: int
+    start_us: int
+    end_us: int | None = None
+    numeric: bool = False
+    before_seq: int | None = None
+    limit: int = 10_001
+
+
+Number = int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One id's records in one bucket. `low`, `high` and `total` (the sum) are None unless the request was
+    `numeric`. `first` and `last` are the payloads of the records of the lowest and highest `seq`."""
+
+    id: str
+    bucket: int
+    count: int
+    low: Number | None
+    high: Number | None
+    total: float | None
+    first_seq: int
+    first: str
+    last_seq: int
+    last: str
+
+
+@dataclass(frozen=True, slots=True)
 class Marks:
     """Bookkeeping stored with the records.
 
@@ -71,12 +109,32 @@ class HistoryBackend(Protocol):
         """The newest `data` record of each id that has one."""
         ...
 
+    async def summarize(self, buckets: Buckets) -> list[Summary]:
+        """One summary per id and non-empty bucket, ordered by id and bucket (at most `buckets.limit`)."""
+        ...
+
+    async def extremes(self, buckets: Buckets) -> list[Record]:
+        """Per id and bucket, the record of the lowest and of the highest value (ties: the lowest seq), as
+        one record when it is both; ordered by seq. For numeric telemetry only."""
+        ...
+
     async def delete(self, before_us: int | None) -> tuple[int, int]:
         """Delete records older than `before_us` (all when None); return how many, and the highest seq deleted
         (0 if none). The unrecoverable mark is raised to that seq in the same transaction."""
         ...
 
     async def close(self, marks: Marks) -> None: ...
+
+
+def in_buckets(record: Record, buckets: Buckets) -> bool:
+    """Whether `record` is one of the records `buckets` covers (the reference semantics)."""
+    return (
+        record.type == "data"
+        and record.id in buckets.ids
+        and record.time_us >= buckets.start_us
+        and (buckets.end_us is None or record.time_us < buckets.end_us)
+        and (buckets.before_seq is None or record.seq < buckets.before_seq)
+    )
 
 
 def matches(record: Record, query: Query) -> bool:

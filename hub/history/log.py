@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
-from hub.history.base import HistoryBackend, Marks, Query, Record, matches
+from hub.history import aggregate
+from hub.history.base import Buckets, HistoryBackend, Marks, Query, Record, Summary, matches
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,27 @@ class HistoryLog:
         if query.order == "asc":
             return (written + unwritten)[: query.limit]
         return (unwritten[::-1] + written)[: query.limit]
+
+    async def summarize(self, buckets: Buckets) -> list[Summary]:
+        """The backend's summaries, merged with those of the records not written yet (each counted once)."""
+        backend_part, unwritten = self._split(buckets)
+        written = await self.backend.summarize(backend_part)
+        return aggregate.merge(written, aggregate.summarize(unwritten, buckets))
+
+    async def extremes(self, buckets: Buckets) -> list[Record]:
+        """The backend's extremes and the unwritten records, ranked together: the extremes of both."""
+        backend_part, unwritten = self._split(buckets)
+        written = await self.backend.extremes(backend_part)
+        return aggregate.extremes([*written, *unwritten], buckets)
+
+    def _split(self, buckets: Buckets) -> tuple[Buckets, list[Record]]:
+        """The records not written yet, and `buckets` narrowed to the others. Everything below the first
+        unwritten seq is in the backend: even if a batch is written meanwhile, no record counts twice."""
+        unwritten = [*self._writing, *self._pending]
+        if not unwritten:
+            return buckets, []
+        boundary = min(unwritten[0].seq, buckets.before_seq or unwritten[0].seq)
+        return replace(buckets, before_seq=boundary), unwritten
 
     async def latest(self, ids: list[str]) -> list[Record]:
         return await self.backend.latest(ids)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hub.history.base import Marks, Query, Record, Stored, matches
+from hub.history import aggregate
+from hub.history.base import Buckets, Marks, Query, Record, Stored, Summary, matches
 
 
 class MemoryHistory:
@@ -39,6 +40,12 @@ class MemoryHistory:
             if record.type == "data" and record.id in wanted:
                 newest[record.id] = record
         return list(newest.values())
+
+    async def summarize(self, buckets: Buckets) -> list[Summary]:
+        return aggregate.summarize(self._records, buckets)
+
+    async def extremes(self, buckets: Buckets) -> list[Record]:
+        return aggregate.extremes(self._records, buckets)
 
     async def delete(self, before_us: int | None) -> tuple[int, int]:
         gone = [r.seq for r in self._records if before_us is None or r.time_us < before_us]

@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from hub.history.base import Marks, Query, Record, Stored
+from hub.history import sql
+from hub.history.base import Buckets, Marks, Query, Record, Stored, Summary
 
 T = TypeVar("T")
 
@@ -87,28 +88,8 @@ class SqliteHistory:
         return await self._on(self._readers, self._query, query)
 
     def _query(self, query: Query) -> list[Record]:
-        clauses: list[str] = []
-        args: list[object] = []
-        if query.ids is not None:
-            clauses.append(f"id IN ({','.join('?' * len(query.ids))})")
-            args.extend(query.ids)
-        if query.types is not None:
-            clauses.append(f"type IN ({','.join('?' * len(query.types))})")
-            args.extend(query.types)
-        for column, operator, value in (
-            ("time_us", ">=", query.start_us),
-            ("time_us", "<", query.end_us),
-            ("seq", ">", query.after_seq),
-            ("seq", "<", query.before_seq),
-        ):
-            if value is not None:
-                clauses.append(f"{column} {operator} ?")
-                args.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        direction = "ASC" if query.order == "asc" else "DESC"
-        sql = f"SELECT seq, type, id, time_us, payload FROM messages {where} ORDER BY seq {direction} LIMIT ?"
-        rows = self._reading().execute(sql, [*args, query.limit]).fetchall()
-        return [Record(*row) for row in rows]
+        statement, args = sql.select(query, sql.SQLITE)
+        return [Record(*row) for row in self._reading().execute(statement, args).fetchall()]
 
     async def latest(self, ids: Sequence[str]) -> list[Record]:
         return await self._on(self._readers, self._latest, ids)
@@ -125,6 +106,20 @@ class SqliteHistory:
             if row:
                 found.append(Record(*row))
         return found
+
+    async def summarize(self, buckets: Buckets) -> list[Summary]:
+        return await self._on(self._readers, self._summarize, buckets)
+
+    def _summarize(self, buckets: Buckets) -> list[Summary]:
+        statement, args = sql.summaries(buckets, sql.SQLITE)
+        return [Summary(*row) for row in self._reading().execute(statement, args).fetchall()]
+
+    async def extremes(self, buckets: Buckets) -> list[Record]:
+        return await self._on(self._readers, self._extremes, buckets)
+
+    def _extremes(self, buckets: Buckets) -> list[Record]:
+        statement, args = sql.extremes(buckets, sql.SQLITE)
+        return [Record(*row) for row in self._reading().execute(statement, args).fetchall()]
 
     async def delete(self, before_us: int | None) -> tuple[int, int]:
         return await self._on(self._writer, self._delete, before_us)

@@ -1,0 +1,253 @@
+"""History for charts: aggregates per time bucket, and the `latest` and `minmax` downsampling strategies.
+
+`GET /historical-data` takes these besides its filters. `interval` (buckets of a fixed length, aligned to
+whole multiples of it since the Unix epoch, so 1m buckets start on the minute and 1d at midnight UTC) or
+`buckets` (that many equal buckets over [start, end)) with `agg` gives one row per id and non-empty bucket.
+`strategy=latest&size=N` gives the newest N points of each id; `strategy=minmax&size=N` cuts [start, end)
+into N/2 buckets and gives, per id and bucket, the points of the lowest and highest value (what Open MCT's
+plots ask for). Both strategies answer a page of messages exactly as streamed, ordered by seq.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+
+import orjson
+from pydantic import BaseModel, Field
+
+from hub.history import HistoryLog, Query, Record
+from hub.history.aggregate import value
+from hub.history.base import Buckets, Summary
+from hub.messages import format_timestamp
+from hub.templates import NUMERIC, TelemetryType, Value
+
+Aggregate = Literal["min", "max", "avg", "count", "first", "last"]
+Strategy = Literal["latest", "minmax"]
+AGGREGATES: tuple[Aggregate, ...] = get_args(Aggregate)
+NUMERIC_ONLY = ("min", "max", "avg")
+MAX_BUCKETS = 10_000
+"""Most buckets (rows) per id in one answer; more would be more points than any chart can show."""
+MAX_SIZE = 10_000
+UNITS_US = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
+MAX_WIDTH_US = 10_000 * UNITS_US["d"]
+INTERVAL = re.compile(r"([0-9]{1,12})(ms|s|m|h|d)")
+
+DESCRIPTION = """\
+Without the chart parameters: a page of messages exactly as streamed (`HistoryPage`), in seq order.
+
+For charts (of the data of `ids`, in [start, end)):
+
+- `interval` or `buckets` with `agg`: one row per id and non-empty bucket with the aggregates asked for
+  (`AggregatePage`). `interval` buckets are aligned to whole multiples of it since the epoch (UTC);
+  `buckets=N` cuts [start, end) into N buckets of (end - start) / N, rounded up to a microsecond.
+  min, max and avg need numeric telemetry (int, float); count, first and last take any.
+- `strategy=latest&size=N`: the newest N points of each id (by seq), as a page, oldest first.
+- `strategy=minmax&size=N` (start and end needed): [start, end) is cut into N/2 buckets; per id and bucket
+  the points of the lowest and of the highest value, as a page in seq order (at most N points per id).
+
+At most 10,000 buckets per id. Paging (`cursor`, `after_seq`, `limit`, `order`) does not apply to these.
+"""
+
+
+class ChartError(ValueError):
+    """A chart parameter that makes no sense: the parameter, and why."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class AggregateRow(BaseModel):
+    """One id in one non-empty bucket. Only the aggregates asked for in `agg` are present."""
+
+    id: str
+    start: str = Field(description="Start of the bucket, ISO 8601 UTC (it may be before `start`).")
+    count: int | None = Field(None, description="Points in the bucket.")
+    min: int | float | None = Field(None, description="Lowest value (numeric types).")
+    max: int | float | None = Field(None, description="Highest value (numeric types).")
+    avg: float | None = Field(None, description="Mean value (numeric types).")
+    first: Value | None = Field(None, description="Value of the bucket's first point (lowest seq).")
+    last: Value | None = Field(None, description="Value of the bucket's last point (highest seq).")
+
+
+class AggregatePage(BaseModel):
+    """The answer with `interval` or `buckets`: rows ordered by id (as listed in `ids`), then time."""
+
+    width_us: int = Field(description="Length of each bucket in microseconds.")
+    aggregates: list[Aggregate]
+    rows: list[AggregateRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """What a request asks for, checked: `aggregate` (with `aggregates`), `latest` or `minmax`."""
+
+    kind: Literal["aggregate", "latest", "minmax"]
+    start_us: int | None
+    end_us: int | None
+    origin_us: int = 0
+    width_us: int = 1
+    aggregates: tuple[Aggregate, ...] = ()
+    size: int = 0
+
+
+def plan(
+    interval: str | None,
+    buckets: int | None,
+    agg: Sequence[str] | None,
+    strategy: Strategy | None,
+    size: int | None,
+    start_us: int | None,
+    end_us: int | None,
+) -> Chart | None:
+    """The chart these parameters ask for; None when they ask for none (a plain page of messages)."""
+    aggregates = _aggregates(agg)
+    if strategy is not None:
+        if interval is not None or buckets is not None or aggregates:
+            raise ChartError("strategy", "give either strategy and size, or interval or buckets with agg")
+        return _strategy(strategy, size, start_us, end_us)
+    if size is not None:
+        raise ChartError("size", "applies only with strategy=latest or strategy=minmax")
+    if interval is None and buckets is None:
+        if aggregates:
+            raise ChartError("agg", "needs interval or buckets: aggregates are computed per bucket")
+        return None
+    if interval is not None and buckets is not None:
+        raise ChartError("buckets", "give interval or buckets, not both")
+    if not aggregates:
+        raise ChartError("agg", f"give one or more of {', '.join(AGGREGATES)} with interval or buckets")
+    if interval is None:
+        if start_us is None or end_us is None:
+            raise ChartError("buckets", "needs both start and end: the buckets divide [start, end)")
+        if not 1 <= (buckets or 0) <= MAX_BUCKETS:
+            raise ChartError("buckets", f"must be from 1 to {MAX_BUCKETS:,} (buckets per id)")
+        width = -(-(end_us - start_us) // (buckets or 1))
+        return Chart("aggregate", start_us, end_us, start_us, width, aggregates)
+    width = parse_interval(interval)
+    start = 0 if start_us is None else start_us  # with no start, buckets count from the epoch
+    origin = start - start % width
+    count = None if start_us is None or end_us is None else -(-(end_us - origin) // width)
+    if count is not None and count > MAX_BUCKETS:
+        raise ChartError(
+            "interval",
+            f"{interval} cuts start to end into {count:,} buckets, more than {MAX_BUCKETS:,}: "
+            "take a longer interval or a shorter range",
+        )
+    return Chart("aggregate", start, end_us, origin, width, aggregates)
+
+
+def parse_interval(text: str) -> int:
+    """`10s` as microseconds: a positive whole number of ms, s, m, h or d."""
+    match = INTERVAL.fullmatch(text.strip())
+    if match is None:
+        raise ChartError("interval", f"{text!r} is not a whole number of ms, s, m, h or d (e.g. 10s or 1m)")
+    width = int(match[1]) * UNITS_US[match[2]]
+    if not 0 < width <= MAX_WIDTH_US:
+        raise ChartError("interval", f"{text!r} must be longer than zero and at most 10000d")
+    return width
+
+
+def _aggregates(agg: Sequence[str] | None) -> tuple[Aggregate, ...]:
+    names = [name.strip() for text in agg or () for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in AGGREGATES]
+    if unknown:
+        raise ChartError("agg", f"{', '.join(map(repr, unknown))}: use {', '.join(AGGREGATES)}")
+    if agg is not None and not names:
+        raise ChartError("agg", f"give one or more of {', '.join(AGGREGATES)}")
+    return tuple(cast(Aggregate, name) for name in dict.fromkeys(names))
+
+
+def _strategy(strategy: Strategy, size: int | None, start_us: int | None, end_us: int | None) -> Chart:
+    if size is None:
+        raise ChartError("size", f"strategy={strategy} needs size, the number of points per id")
+    if not 1 <= size <= MAX_SIZE:
+        raise ChartError("size", f"must be from 1 to {MAX_SIZE:,}")
+    if strategy == "latest":
+        return Chart("latest", start_us, end_us, size=size)
+    if size < 2:
+        raise ChartError("size", "strategy=minmax needs at least 2: a min and a max per bucket")
+    if start_us is None or end_us is None:
+        raise ChartError("strategy", "minmax needs both start and end: it divides [start, end) into buckets")
+    width = -(-(end_us - start_us) // (size // 2))
+    return Chart("minmax", start_us, end_us, start_us, width, size=size)
+
+
+async def answer(
+    history: HistoryLog, types: Mapping[str, TelemetryType], chart: Chart, ids: tuple[str, ...]
+) -> bytes:
+    """The JSON body answering `chart` for `ids` (known telemetry types)."""
+    needs_numbers: list[str] = [a for a in chart.aggregates if a in NUMERIC_ONLY]
+    if chart.kind == "minmax":
+        needs_numbers = ["minmax"]
+    for telemetry_id in ids:
+        datatype = types[telemetry_id].datatype
+        if needs_numbers and datatype not in NUMERIC:
+            parameter = "strategy" if chart.kind == "minmax" else "agg"
+            raise ChartError(
+                parameter, f"{', '.join(needs_numbers)} needs numeric telemetry; {telemetry_id} is {datatype}"
+            )
+    if chart.kind == "latest":
+        records: list[Record] = []
+        for telemetry_id in ids:
+            query = Query(
+                (telemetry_id,), ("data",), chart.start_us, chart.end_us, order="desc", limit=chart.size
+            )
+            records += await history.query(query)
+        return _page(sorted(records, key=lambda r: r.seq))
+    buckets = Buckets(
+        ids,
+        chart.origin_us,
+        chart.width_us,
+        chart.start_us or 0,
+        chart.end_us,
+        numeric=bool(needs_numbers),
+        limit=MAX_BUCKETS * len(ids) + 1,
+    )
+    if chart.kind == "minmax":
+        return _page(await history.extremes(buckets))
+    return _rows(chart, types, await history.summarize(buckets), ids)
+
+
+def _page(records: list[Record]) -> bytes:
+    return ('{"items":[' + ",".join(r.payload for r in records) + '],"next":null}').encode()
+
+
+def _rows(
+    chart: Chart, types: Mapping[str, TelemetryType], summaries: list[Summary], ids: tuple[str, ...]
+) -> bytes:
+    by_id: dict[str, list[Summary]] = {telemetry_id: [] for telemetry_id in ids}
+    for summary in summaries:
+        by_id[summary.id].append(summary)
+    rows = []
+    for telemetry_id, found in by_id.items():
+        if len(found) > MAX_BUCKETS:
+            raise ChartError(
+                "interval",
+                f"more than {MAX_BUCKETS:,} buckets for {telemetry_id}: "
+                "give start and end closer together, or a longer interval",
+            )
+        number = int if types[telemetry_id].datatype == "int" else float
+        for summary in found:
+            start = format_timestamp(chart.origin_us + summary.bucket * chart.width_us)
+            aggregates = {name: _aggregate(name, summary, number) for name in chart.aggregates}
+            rows.append({"id": telemetry_id, "start": start} | aggregates)
+    return orjson.dumps({"width_us": chart.width_us, "aggregates": chart.aggregates, "rows": rows})
+
+
+def _aggregate(name: Aggregate, summary: Summary, number: type[int] | type[float]) -> object:
+    if name == "count":
+        return summary.count
+    if name == "first":
+        return value(summary.first)
+    if name == "last":
+        return value(summary.last)
+    if summary.low is None or summary.high is None or summary.total is None:
+        raise RuntimeError("the backend summarized numbers it was not asked for")  # never: numeric was set
+    if name == "min":
+        return number(summary.low)
+    if name == "max":
+        return number(summary.high)
+    return summary.total / summary.count
