@@ -141,8 +141,10 @@ async def test_a_dead_client_never_stalls_the_others(source: FakeSource, clock: 
 
     The disconnect is found while sending to that client, inside the fan-out: its handling must not wait on
     the fan-out (that froze every client)."""
+    # a ping timeout well above a garbage collection of the whole test process, which the healthy client
+    # (in this same event loop) must not be dropped for
     settings = Settings(
-        templates_dir=TEST_TEMPLATES, history_url="memory://", ping_interval_s=0.2, ping_timeout_s=0.2
+        templates_dir=TEST_TEMPLATES, history_url="memory://", ping_interval_s=0.2, ping_timeout_s=1.0
     )
     app = create_app(settings, source=source, history=MemoryHistory())
     async with serve(app) as url:
@@ -162,6 +164,7 @@ async def test_a_dead_client_never_stalls_the_others(source: FakeSource, clock: 
         producer = asyncio.create_task(produce())
         await eventually(lambda: len(app.hub.clients) == 1)
         await producer
+        assert healthy.sio.connected, "the healthy client was dropped"
         received = await healthy.wait_for(is_("data", id="counter"), count=400)
         assert [m["value"] for m in received] == list(range(400))
         assert (await healthy.call("subscribe", {"ids": ["voltage"]}))["ok"] is True
