@@ -21,6 +21,10 @@ BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 HEALTHY_RUN_S = 60.0
 """A source that ran this long before failing starts the backoff over."""
 
+CONNECTED_AFTER_S = 1.0
+"""A restarted source counts as connected again once it has run this long: one that cannot reach its device
+(a broker that is down) fails at once, and each such retry must not be reported as a connection."""
+
 
 class Supervisor:
     def __init__(self, source: Source, hub: Hub) -> None:
@@ -28,6 +32,7 @@ class Supervisor:
         self.hub = hub
         self.state: SourceState = "starting"
         self.error: str | None = None
+        self._reported_up = False
 
     async def run(self) -> None:
         failures = 0
@@ -35,22 +40,38 @@ class Supervisor:
         try:
             while True:
                 started = loop.time()
-                self.state = "running"
-                self.hub.notification("info", "source_connected", f"source {self.source.name} connected")
+                if failures == 0:  # the first start: up as soon as it runs
+                    self._up()
+                    confirm = None
+                else:
+                    confirm = loop.call_later(CONNECTED_AFTER_S, self._up)
                 try:
                     await self.source.run(self.hub)
                     self.error = "the source stopped"
                 except Exception as error:
                     self.error = f"{type(error).__name__}: {error}"
-                    log.exception("source %s failed", self.source.name)
+                    if self._reported_up:
+                        log.exception("source %s failed", self.source.name)
+                    else:  # still failing as before: the traceback was logged then
+                        log.warning("source %s failed again: %s", self.source.name, self.error)
+                finally:
+                    if confirm is not None:
+                        confirm.cancel()
                 failures = 1 if loop.time() - started > HEALTHY_RUN_S else failures + 1
                 self.state = "down"
                 delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1]
-                self.hub.notification(
-                    "critical",
-                    "source_disconnected",
-                    f"source {self.source.name} disconnected ({self.error}); retrying in {delay:g} s",
-                )
+                if self._reported_up:  # once per outage, not once per retry
+                    self._reported_up = False
+                    self.hub.notification(
+                        "critical",
+                        "source_disconnected",
+                        f"source {self.source.name} disconnected ({self.error}); retrying with backoff",
+                    )
                 await asyncio.sleep(delay)
         finally:
             self.state = "stopped"
+
+    def _up(self) -> None:
+        self.state = "running"
+        self._reported_up = True
+        self.hub.notification("info", "source_connected", f"source {self.source.name} connected")

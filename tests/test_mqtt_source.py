@@ -341,7 +341,10 @@ async def test_the_source_reconnects_when_the_broker_comes_back() -> None:
             broker = await start_broker(lab.port)
             resumed = lambda m: is_("data", id="battery_voltage")(m) and m["seq"] > down["seq"]  # noqa: E731
             await client.wait_for(resumed, within=30)
+            back = lambda m: is_("notification", code="source_connected")(m) and m["seq"] > down["seq"]  # noqa: E731
+            await client.wait_for(back, within=5)  # once it has stayed connected for a second
             assert served.hub.supervisor.state == "running" and served.source.connected
+            assert len(client.of("notification", code="source_disconnected")) == 1  # not one per retry
     finally:
         await lab.close()
         await stop_broker(broker)
