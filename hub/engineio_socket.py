@@ -145,4 +145,10 @@ class HubSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]  # python-s
         socket = self.eio.sockets.get(eio_sid)
         if self.lean_sockets and isinstance(socket, AsyncSocket):
             socket.__class__ = LeanSocket
-        return await super()._handle_eio_connect(eio_sid, environ)
+        try:
+            return await super()._handle_eio_connect(eio_sid, environ)
+        finally:
+            # python-socketio keeps the connection's environ for its whole life; the body reader of its
+            # first request (an object of a class python-engineio creates per request, about 2.8 KB) is
+            # never read again: later long-polling requests come with environs of their own
+            environ.pop("wsgi.input", None)

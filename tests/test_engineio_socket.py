@@ -115,3 +115,13 @@ async def test_closing_a_socket_ends_its_connection(running: RunningHub, clock: 
     assert raw.close_code == 1000
     running.source.emit("label", "after", clock())
     await witness.wait_for(is_("data", value="after"))  # the other client is unaffected
+
+
+async def test_the_kept_environ_drops_the_first_requests_body_reader(running: RunningHub) -> None:
+    """python-socketio keeps each connection's environ; the body reader in it (a class per request) goes."""
+    client = await running.client()
+    sio: socketio.AsyncServer = running.hub.transport.sio  # type: ignore[attr-defined]
+    [(sid, eio_sid)] = list(sio.manager.get_participants("/", None))
+    environ = sio.environ[eio_sid]
+    assert "wsgi.input" not in environ and environ["REQUEST_METHOD"] == "GET"
+    assert sid == client.sio.get_sid()
