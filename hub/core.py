@@ -141,12 +141,12 @@ class Hub:
     def templates_changed(self, templates: Templates) -> None:
         """The source's templates changed (a device announced itself): the catalog, and with it
         subscriptions, command validation and the HTTP API, follow at once; limits are checked against the
-        new types (their states start over: an id still out of limits is reported again); clients get a
-        `templates_changed` notification saying what changed, so that they fetch the templates again."""
+        new types (an id whose limits did not change keeps its state, so it is not reported again); clients
+        get a `templates_changed` notification saying what changed, so that they fetch the templates again."""
         change = self.catalog.replace(templates)
         if not change:
             return
-        self._limits = LimitMonitor(self.catalog.types)
+        self._limits = self._limits.updated(self.catalog.types)
         counts = f"{len(self.catalog.types)} telemetry types and {len(self.catalog.commands)} commands"
         self.publish.notification(
             "info", "templates_changed", f"the source now offers {counts}", details=change.details()

@@ -51,6 +51,18 @@ class LimitMonitor:
         self._units = {i: f" {t.unit}" if t.unit else "" for i, t in types.items()}
         self._state: dict[str, State] = {}
 
+    def updated(self, types: dict[str, TelemetryType]) -> LimitMonitor:
+        """A monitor for `types` that keeps the state of every id whose limits did not change: when a device
+        announces new templates, an id already out of limits is not reported a second time."""
+        monitor = LimitMonitor(types)
+        monitor._state = {
+            telemetry_id: state
+            for telemetry_id, state in self._state.items()
+            if telemetry_id in monitor._limits
+            and monitor._limits[telemetry_id] == self._limits.get(telemetry_id)
+        }
+        return monitor
+
     def check(self, telemetry_id: str, value: object) -> Transition | None:
         """The transition this value causes, if any. The first value only reports if it is out of limits."""
         limits = self._limits.get(telemetry_id)

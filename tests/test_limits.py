@@ -30,6 +30,25 @@ def test_one_notification_per_transition() -> None:
     ]
 
 
+def test_new_templates_keep_the_state_of_unchanged_limits() -> None:
+    """After a templates change, an id already out of limits is not reported again unless its limits
+    changed (then its state starts over and the next value reports against the new limits)."""
+    types = {t.id: t for t in load_templates(TEST_TEMPLATES).telemetry_types}
+    limits = LimitMonitor(types)
+    assert limits.check("voltage", 33) is not None  # warning_high
+    same = limits.updated(types)
+    assert same.check("voltage", 33.5) is None
+    voltage = types["voltage"]
+    assert voltage.limits is not None and voltage.limits.warning is not None
+    wider = voltage.limits.model_copy(
+        update={"warning": voltage.limits.warning.model_copy(update={"high": 34})}
+    )
+    changed = same.updated(types | {"voltage": voltage.model_copy(update={"limits": wider})})
+    assert changed.check("voltage", 33.5) is None  # nominal under the new limits: nothing to report
+    assert changed.check("voltage", 35) is not None  # and a crossing of them is reported
+    assert limits.updated({}).check("voltage", 40) is None  # an id that is gone has no limits
+
+
 def test_types_without_limits_never_notify() -> None:
     """Values of types without limits, and non-numeric values, cause nothing."""
     limits = monitor()
