@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Literal, cast
@@ -73,8 +73,7 @@ class Hub:
     async def running(self, retention_s: float | None = None) -> AsyncIterator[Hub]:
         """Open the log, start the fan-out, the log writer and the source; stop them all on exit."""
         await self.history.open()
-        for record in await self.history.latest(list(self.catalog.types)):
-            self.fanout.latest[record.id or ""] = (record.seq, record.payload)
+        await self._load_latest(self.catalog.types)
         self.fanout.start()
         writer = tasks.start(self.history.run(), "history writer")
         producers = [tasks.start(self.supervisor.run(), "source")]
@@ -95,6 +94,19 @@ class Hub:
                 await tasks.stop([writer])
             finally:
                 await self.history.close()
+
+    async def _load_latest(self, ids: Iterable[str]) -> None:
+        """Take the logged latest value of each of `ids` that has no newer live one yet."""
+        records = await self.history.latest(list(ids))
+
+        async def store() -> None:
+            latest = self.fanout.latest
+            for record in records:
+                key = record.id or ""
+                if key not in latest or latest[key][0] < record.seq:
+                    latest[key] = (record.seq, record.payload)
+
+        await self.fanout.serialized(store)
 
     async def expire(self, retention_s: float) -> int:
         """Delete logged messages older than `retention_s`; return how many."""
@@ -147,6 +159,10 @@ class Hub:
         if not change:
             return
         self._limits = self._limits.updated(self.catalog.types)
+        if change.added_types:  # what they last said before a restart, for the next subscribe
+            loading = tasks.start(self._load_latest(change.added_types), "latest values of new types")
+            self._executions.add(loading)
+            loading.add_done_callback(self._executions.discard)
         counts = f"{len(self.catalog.types)} telemetry types and {len(self.catalog.commands)} commands"
         self.publish.notification(
             "info", "templates_changed", f"the source now offers {counts}", details=change.details()

@@ -9,6 +9,8 @@ import httpx
 
 from hub.app import create_app
 from hub.catalog import Catalog
+from hub.history import Record
+from hub.history.base import Marks
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from hub.templates import Band, CommandTemplate, Limits, TelemetryType, Templates
@@ -121,3 +123,25 @@ async def test_subscribers_of_a_withdrawn_id_are_not_counted(running: RunningHub
     await client.wait_for(is_("notification", code="templates_changed"), count=2)
     counts = running.hub.subscriptions.counts()
     assert "pressure" not in counts and counts["voltage"] == 1
+
+
+async def test_a_newly_announced_id_offers_its_logged_latest_value() -> None:
+    """After a restart the catalog starts empty; once a device announces an id again, a subscriber gets the
+    value logged before the restart at once, as for ids known at start-up, instead of waiting for the next."""
+    history = MemoryHistory()
+    logged = '{"type":"data","id":"pressure","value":2.5,"timestamp":"2026-01-01T00:00:00.000000Z","seq":7}'
+    await history.open()
+    await history.write([Record(7, "data", "pressure", 1_767_225_600_000_000, logged)], Marks(7, 0))
+    source = FakeSource(EMPTY)
+    app = create_app(Settings(history_url="memory://"), source=source, history=history)
+    async with serve(app) as url:
+        await source.started.wait()
+        client = await Client().connect(url)
+        try:
+            app.hub.templates_changed(with_pressure(EMPTY))
+            await client.wait_for(is_("notification", code="templates_changed"))
+            assert (await client.call("subscribe", {"ids": ["pressure"]}))["ok"] is True
+            [latest] = await client.wait_for(is_("data", id="pressure"))
+            assert latest["value"] == 2.5 and latest["seq"] == 7
+        finally:
+            await client.close()
