@@ -22,6 +22,7 @@ from hub.history import HistoryLog, Query, Record
 from hub.history.aggregate import value
 from hub.history.base import Buckets, Summary
 from hub.messages import format_timestamp
+from hub.problems import ParameterError
 from hub.templates import NUMERIC, TelemetryType, Value
 
 Aggregate = Literal["min", "max", "avg", "count", "first", "last"]
@@ -50,14 +51,6 @@ For charts (of the data of `ids`, in [start, end)):
 
 At most 10,000 buckets per id. Paging (`cursor`, `after_seq`, `limit`, `order`) does not apply to these.
 """
-
-
-class ChartError(ValueError):
-    """A chart parameter that makes no sense: the parameter, and why."""
-
-    def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(message)
-        self.parameter = parameter
 
 
 class AggregateRow(BaseModel):
@@ -107,23 +100,23 @@ def plan(
     aggregates = _aggregates(agg)
     if strategy is not None:
         if interval is not None or buckets is not None or aggregates:
-            raise ChartError("strategy", "give either strategy and size, or interval or buckets with agg")
+            raise ParameterError("strategy", "give either strategy and size, or interval or buckets with agg")
         return _strategy(strategy, size, start_us, end_us)
     if size is not None:
-        raise ChartError("size", "applies only with strategy=latest or strategy=minmax")
+        raise ParameterError("size", "applies only with strategy=latest or strategy=minmax")
     if interval is None and buckets is None:
         if aggregates:
-            raise ChartError("agg", "needs interval or buckets: aggregates are computed per bucket")
+            raise ParameterError("agg", "needs interval or buckets: aggregates are computed per bucket")
         return None
     if interval is not None and buckets is not None:
-        raise ChartError("buckets", "give interval or buckets, not both")
+        raise ParameterError("buckets", "give interval or buckets, not both")
     if not aggregates:
-        raise ChartError("agg", f"give one or more of {', '.join(AGGREGATES)} with interval or buckets")
+        raise ParameterError("agg", f"give one or more of {', '.join(AGGREGATES)} with interval or buckets")
     if interval is None:
         if start_us is None or end_us is None:
-            raise ChartError("buckets", "needs both start and end: the buckets divide [start, end)")
+            raise ParameterError("buckets", "needs both start and end: the buckets divide [start, end)")
         if not 1 <= (buckets or 0) <= MAX_BUCKETS:
-            raise ChartError("buckets", f"must be from 1 to {MAX_BUCKETS:,} (buckets per id)")
+            raise ParameterError("buckets", f"must be from 1 to {MAX_BUCKETS:,} (buckets per id)")
         width = -(-(end_us - start_us) // (buckets or 1))
         return Chart("aggregate", start_us, end_us, start_us, width, aggregates)
     width = parse_interval(interval)
@@ -131,7 +124,7 @@ def plan(
     origin = start - start % width
     count = None if start_us is None or end_us is None else -(-(end_us - origin) // width)
     if count is not None and count > MAX_BUCKETS:
-        raise ChartError(
+        raise ParameterError(
             "interval",
             f"{interval} cuts start to end into {count:,} buckets, more than {MAX_BUCKETS:,}: "
             "take a longer interval or a shorter range",
@@ -143,10 +136,12 @@ def parse_interval(text: str) -> int:
     """`10s` as microseconds: a positive whole number of ms, s, m, h or d."""
     match = INTERVAL.fullmatch(text.strip())
     if match is None:
-        raise ChartError("interval", f"{text!r} is not a whole number of ms, s, m, h or d (e.g. 10s or 1m)")
+        raise ParameterError(
+            "interval", f"{text!r} is not a whole number of ms, s, m, h or d (e.g. 10s or 1m)"
+        )
     width = int(match[1]) * UNITS_US[match[2]]
     if not 0 < width <= MAX_WIDTH_US:
-        raise ChartError("interval", f"{text!r} must be longer than zero and at most 10000d")
+        raise ParameterError("interval", f"{text!r} must be longer than zero and at most 10000d")
     return width
 
 
@@ -154,23 +149,25 @@ def _aggregates(agg: Sequence[str] | None) -> tuple[Aggregate, ...]:
     names = [name.strip() for text in agg or () for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in AGGREGATES]
     if unknown:
-        raise ChartError("agg", f"{', '.join(map(repr, unknown))}: use {', '.join(AGGREGATES)}")
+        raise ParameterError("agg", f"{', '.join(map(repr, unknown))}: use {', '.join(AGGREGATES)}")
     if agg is not None and not names:
-        raise ChartError("agg", f"give one or more of {', '.join(AGGREGATES)}")
+        raise ParameterError("agg", f"give one or more of {', '.join(AGGREGATES)}")
     return tuple(cast(Aggregate, name) for name in dict.fromkeys(names))
 
 
 def _strategy(strategy: Strategy, size: int | None, start_us: int | None, end_us: int | None) -> Chart:
     if size is None:
-        raise ChartError("size", f"strategy={strategy} needs size, the number of points per id")
+        raise ParameterError("size", f"strategy={strategy} needs size, the number of points per id")
     if not 1 <= size <= MAX_SIZE:
-        raise ChartError("size", f"must be from 1 to {MAX_SIZE:,}")
+        raise ParameterError("size", f"must be from 1 to {MAX_SIZE:,}")
     if strategy == "latest":
         return Chart("latest", start_us, end_us, size=size)
     if size < 2:
-        raise ChartError("size", "strategy=minmax needs at least 2: a min and a max per bucket")
+        raise ParameterError("size", "strategy=minmax needs at least 2: a min and a max per bucket")
     if start_us is None or end_us is None:
-        raise ChartError("strategy", "minmax needs both start and end: it divides [start, end) into buckets")
+        raise ParameterError(
+            "strategy", "minmax needs both start and end: it divides [start, end) into buckets"
+        )
     width = -(-(end_us - start_us) // (size // 2))
     return Chart("minmax", start_us, end_us, start_us, width, size=size)
 
@@ -186,7 +183,7 @@ async def answer(
         datatype = types[telemetry_id].datatype
         if needs_numbers and datatype not in NUMERIC:
             parameter = "strategy" if chart.kind == "minmax" else "agg"
-            raise ChartError(
+            raise ParameterError(
                 parameter, f"{', '.join(needs_numbers)} needs numeric telemetry; {telemetry_id} is {datatype}"
             )
     if chart.kind == "latest":
@@ -224,7 +221,7 @@ def _rows(
     rows = []
     for telemetry_id, found in by_id.items():
         if len(found) > MAX_BUCKETS:
-            raise ChartError(
+            raise ParameterError(
                 "interval",
                 f"more than {MAX_BUCKETS:,} buckets for {telemetry_id}: "
                 "give start and end closer together, or a longer interval",

@@ -7,22 +7,23 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from hub import charts
 from hub.auth import ANONYMOUS, Authenticator, Principal, Role
-from hub.charts import AggregatePage, ChartError, Strategy
+from hub.charts import AggregatePage, Strategy
 from hub.core import Hub
 from hub.history import Query as HistoryQuery
 from hub.history import cursor
 from hub.messages import EPOCH, Confirmation, DataMessage, MessageType, Notification
+from hub.problems import ParameterError, Problem, Refused
 from hub.settings import Settings
 from hub.templates import CommandTemplate, TelemetryType
 
@@ -30,6 +31,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = ("data", "confirmation", "notification"
 MAX_LIMIT = 10_000
 MAX_SEQ = 2**63 - 1
 BEARER = HTTPBearer(auto_error=False)
+T = TypeVar("T")
 
 
 class HistoryPage(BaseModel):
@@ -37,45 +39,8 @@ class HistoryPage(BaseModel):
     next: str | None
 
 
-class ProblemDetail(BaseModel):
-    parameter: str
-    in_: str = Field(alias="in")
-    message: str
-
-
-class Problem(BaseModel):
-    """Every 4xx and 5xx answer: a message for people, naming the parameter at fault where there is one."""
-
-    message: str
-    detail: list[ProblemDetail] | None = None
-
-
 class Deleted(BaseModel):
     deleted: int
-
-
-class Refused(Exception):
-    """A request the hub turns down with `status` and a message saying what to do (a `Problem`)."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        headers: dict[str, str] | None = None,
-        detail: list[dict[str, str]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = headers
-        self.detail = detail
-
-
-class ParameterError(Refused):
-    """A query parameter that parsed but makes no sense: 422, naming it."""
-
-    def __init__(self, parameter: str, message: str) -> None:
-        text = f"{parameter}: {message}"
-        super().__init__(422, text, detail=[{"parameter": parameter, "in": "query", "message": text}])
 
 
 def create_http_app(
@@ -184,10 +149,7 @@ def create_http_app(
         start_us, end_us = _micros(start), _micros(end)
         if start_us is not None and end_us is not None and end_us <= start_us:
             raise ParameterError("end", "must be later than start")
-        try:
-            chart = charts.plan(interval, buckets, agg, strategy, size, start_us, end_us)
-        except ChartError as error:
-            raise ParameterError(error.parameter, str(error)) from None
+        chart = charts.plan(interval, buckets, agg, strategy, size, start_us, end_us)
         if chart is not None:
             for name in ("after_seq", "cursor", "limit", "order"):
                 if name in request.query_params:
@@ -196,12 +158,7 @@ def create_http_app(
                 raise ParameterError("ids", "name the telemetry ids to aggregate or downsample")
             if types not in (None, ("data",)):
                 raise ParameterError("type", "aggregates and strategies are computed over data only")
-            try:
-                answer = await charts.answer(hub.history, hub.catalog.types, chart, id_list)
-            except ChartError as error:
-                raise ParameterError(error.parameter, str(error)) from None
-            except Exception as error:
-                raise Refused(503, f"the history log cannot be read now: {error}; try again later") from error
+            answer = await _reading(charts.answer(hub.history, hub.catalog.types, chart, id_list))
             return Response(answer, media_type="application/json")
         filters = cursor.fingerprint(id_list, types, start_us, end_us, after_seq, order)
         query = HistoryQuery(
@@ -222,10 +179,7 @@ def create_http_app(
                 query = replace(query, after_seq=max(position, after_seq or 0))
             else:
                 query = replace(query, before_seq=position)
-        try:
-            records = await hub.history.query(query)
-        except Exception as error:
-            raise Refused(503, f"the history log cannot be read now: {error}; try again later") from error
+        records = await _reading(hub.history.query(query))
         page = records[:limit]
         next_cursor = cursor.encode(page[-1].seq, filters) if len(records) > limit else None
         body = '{"items":[' + ",".join(r.payload for r in page) + '],"next":' + json.dumps(next_cursor) + "}"
@@ -285,6 +239,16 @@ def _requires(role: Role, authenticator: Authenticator) -> Callable[..., Awaitab
         return principal
 
     return check
+
+
+async def _reading(read: Awaitable[T]) -> T:
+    """The result of reading the history log; a log that cannot be read is a 503 saying to try again."""
+    try:
+        return await read
+    except Refused:  # a parameter found wrong while answering (a chart's non-numeric id)
+        raise
+    except Exception as error:
+        raise Refused(503, f"the history log cannot be read now: {error}; try again later") from error
 
 
 def _ids(ids: str | None, hub: Hub) -> tuple[str, ...] | None:

@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.charts import MAX_BUCKETS, ChartError, answer, parse_interval, plan
+from hub.charts import MAX_BUCKETS, answer, parse_interval, plan
 from hub.history import HistoryLog, Record
 from hub.history.memory import MemoryHistory
+from hub.problems import ParameterError
 from hub.templates import Value, load_templates
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES
@@ -141,7 +142,7 @@ async def test_more_non_empty_buckets_than_the_cap_are_refused() -> None:
     types = {t.id: t for t in load_templates(TEST_TEMPLATES).telemetry_types}
     chart = plan("1ms", None, ["count"], None, None, None, None)
     assert chart is not None
-    with pytest.raises(ChartError, match="more than 10,000 buckets for voltage") as refused:
+    with pytest.raises(ParameterError, match="more than 10,000 buckets for voltage") as refused:
         await answer(log, types, chart, ("voltage",))
     assert refused.value.parameter == "interval"
     fewer = plan("2ms", None, ["count"], None, None, None, None)
