@@ -18,7 +18,7 @@ from typing import Literal, cast, get_args
 import orjson
 from pydantic import BaseModel, Field
 
-from hub.history import HistoryLog, Query, Record
+from hub.history import HistoryLog, Query, Record, cursor
 from hub.history.aggregate import value
 from hub.history.base import Buckets, Summary
 from hub.messages import format_timestamp
@@ -193,7 +193,7 @@ async def answer(
                 (telemetry_id,), ("data",), chart.start_us, chart.end_us, order="desc", limit=chart.size
             )
             records += await history.query(query)
-        return _page(sorted(records, key=lambda r: r.seq))
+        return cursor.page(sorted(records, key=lambda r: r.seq))
     buckets = Buckets(
         ids,
         chart.origin_us,
@@ -204,12 +204,8 @@ async def answer(
         limit=MAX_BUCKETS * len(ids) + 1,
     )
     if chart.kind == "minmax":
-        return _page(await history.extremes(buckets))
+        return cursor.page(await history.extremes(buckets))
     return _rows(chart, types, await history.summarize(buckets), ids)
-
-
-def _page(records: list[Record]) -> bytes:
-    return ('{"items":[' + ",".join(r.payload for r in records) + '],"next":null}').encode()
 
 
 def _rows(

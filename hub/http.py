@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -182,8 +181,7 @@ def create_http_app(
         records = await _reading(hub.history.query(query))
         page = records[:limit]
         next_cursor = cursor.encode(page[-1].seq, filters) if len(records) > limit else None
-        body = '{"items":[' + ",".join(r.payload for r in page) + '],"next":' + json.dumps(next_cursor) + "}"
-        return Response(body.encode(), media_type="application/json")
+        return Response(cursor.page(page, next_cursor), media_type="application/json")
 
     @app.delete(
         "/historical-data",

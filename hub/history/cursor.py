@@ -1,4 +1,4 @@
-"""Opaque paging cursors for history queries.
+"""Paging of history queries: opaque cursors, and the body of a page.
 
 A cursor holds the last `seq` of a page and a fingerprint of the filters it was made for, so that paging on
 with other filters is refused instead of silently skipping or repeating messages.
@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
+
+from hub.history.base import Record
 
 
 def fingerprint(*filters: object) -> str:
@@ -35,3 +38,9 @@ def decode(cursor: str, filters: str) -> int:
     if made_for != filters:
         raise ValueError("the cursor was issued for other filters; repeat the same ones to page on")
     return seq
+
+
+def page(records: Sequence[Record], next_cursor: str | None = None) -> bytes:
+    """The JSON body of a page: the messages exactly as they were streamed, and the cursor to the next."""
+    items = ",".join(record.payload for record in records)
+    return f'{{"items":[{items}],"next":{json.dumps(next_cursor)}}}'.encode()
