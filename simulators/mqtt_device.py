@@ -47,7 +47,6 @@ log = logging.getLogger("simulators.mqtt_device")
 
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 """Waits between connection attempts; the last one repeats."""
-KEEPALIVE_S = 10
 QUEUE_LIMIT = 10_000
 """Messages waiting for the broker past which new ones are dropped."""
 GOODBYE_S = 2.0
@@ -127,14 +126,7 @@ class Device:
 
     async def _session(self) -> None:
         status = self.topics.of(self.device, "status")
-        client = aiomqtt.Client(
-            self.broker.host,
-            self.broker.port,
-            username=self.broker.username,
-            password=self.broker.password,
-            keepalive=KEEPALIVE_S,
-            will=aiomqtt.Will(status, "offline", qos=1, retain=True),
-        )
+        client = self.broker.client(will=aiomqtt.Will(status, "offline", qos=1, retain=True))
         async with client:
             await client.subscribe(self.topics.of(self.device, "commands"), qos=1)
             await client.publish(self.topics.of(self.device, "announce"), self._announcement, 1, retain=True)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
+import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.errors import ConfigurationError
@@ -44,6 +45,9 @@ MAX_PAYLOAD_BYTES = 1_000_000
 MAX_TIMESTAMP_S = 253_402_300_800.0
 """The year 10000: later timestamps cannot be written as ISO 8601."""
 DEFAULT_PORT = 1883
+KEEPALIVE_S = 10
+"""MQTT keepalive of the hub and the emulator: a broker that stops answering is noticed within about 1.5
+times this, and so is a dead device (its last will)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,18 @@ class Broker:
 
     def __str__(self) -> str:  # never shows the password
         return f"mqtt://{self.host}:{self.port}"
+
+    def client(self, **options: Any) -> aiomqtt.Client:
+        """A client of this broker, with its credentials and the KEEPALIVE_S both ends use; `options` are
+        aiomqtt's (a last will, a timeout)."""
+        return aiomqtt.Client(
+            self.host,
+            self.port,
+            username=self.username,
+            password=self.password,
+            keepalive=KEEPALIVE_S,
+            **options,
+        )
 
 
 def parse_broker_url(url: str, setting: str) -> Broker:

@@ -42,8 +42,6 @@ from hub.templates import Templates
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
-KEEPALIVE_S = 10
-"""MQTT keepalive: a broker that stops answering is noticed within about 1.5 times this."""
 TIMEOUT_S = 10.0
 """Longest wait for the broker to accept the connection, a subscription or a command."""
 SENT_REMEMBERED = 10_000
@@ -87,14 +85,7 @@ class MqttSource:
 
     async def run(self, events: CatalogEvents) -> None:
         """Receive device messages until cancelled; raise aiomqtt.MqttError when the broker is lost."""
-        client = aiomqtt.Client(
-            self.broker.host,
-            self.broker.port,
-            username=self.broker.username,
-            password=self.broker.password,
-            keepalive=KEEPALIVE_S,
-            timeout=TIMEOUT_S,
-        )
+        client = self.broker.client(timeout=TIMEOUT_S)
         async with client:
             await client.subscribe([(pattern, 1) for pattern in self.topics.from_devices()])
             log.info("connected to %s; listening under %s/devices/", self.broker, self.topics.prefix)
