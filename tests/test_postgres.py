@@ -104,15 +104,3 @@ async def test_a_hub_taking_over_continues_above_every_reservation(postgres: Sto
     assert third.next_seq() == 2006  # above everything the second reserved (2005)
     await third.close()
     await second.close()
-
-
-async def test_a_clean_close_hands_back_only_its_own_reservation(postgres: Store) -> None:
-    """When no other hub reserved meanwhile, a clean close records the last seq used: no gap on restart."""
-    log = HistoryLog(postgres(), reserve_ahead=1000)
-    await log.open()
-    await fill(log, 3)
-    await log.close()
-    again = HistoryLog(postgres(), reserve_ahead=1000)
-    await again.open()
-    assert again.next_seq() == 4 and again.unrecoverable_seq == 0
-    await again.close()
