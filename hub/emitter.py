@@ -54,7 +54,7 @@ class RoomEmitter(socketio.AsyncManager):  # type: ignore[misc]  # python-socket
 
     async def send_text(self, event: str, text: str, room: str | None, skip: Collection[str] = ()) -> None:
         """Send `text` (one JSON value) as `event` to every client in `room` (everyone when None)."""
-        frame = engineio_message(event_frame(event, text))
+        frame = None  # built for the first recipient: a type nobody watches costs no encoding
         sockets: dict[str, Any] = self.server.eio.sockets
         limit = self.queue_limit
         for sid, eio_sid in self.get_participants("/", room):
@@ -64,6 +64,8 @@ class RoomEmitter(socketio.AsyncManager):  # type: ignore[misc]  # python-socket
             if socket.queue.qsize() >= limit:
                 await self._shed(sid, socket)
                 continue
+            if frame is None:
+                frame = engineio_message(event_frame(event, text))
             socket.queue.put_nowait(frame)  # (Engine.IO's send would check for a ping timeout first: the
             # server's service task does that for every socket anyway)
 
