@@ -156,13 +156,20 @@ async def test_signal_disconnects_clients_then_stops_the_source_and_flushes(
     async with hub_process(database, templates) as hub:
         client = Client()
         reasons: list[str] = []
-        client.sio.on("disconnect", reasons.append)
+        gone = asyncio.Event()
+
+        def on_disconnect(reason: str) -> None:
+            reasons.append(reason)
+            gone.set()
+
+        client.sio.on("disconnect", on_disconnect)
         await client.connect(hub.url)
         await client.call("subscribe", {"all": True})
         await client.wait_for(is_("data"), count=2000, within=10)
         sid = client.sio.get_sid()
         hub.process.send_signal(signum)
         assert await asyncio.wait_for(hub.process.wait(), 5) == 0
+        await asyncio.wait_for(gone.wait(), 10)  # after the messages queued before it
         assert reasons == [socketio.AsyncClient.reason.SERVER_DISCONNECT]  # not a transport close or error
         received = list(client.received)
     lines = "".join(hub.log)
