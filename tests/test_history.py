@@ -202,3 +202,61 @@ async def test_queries_see_records_while_they_are_being_written(reopen: Reopen) 
     assert seqs == list(range(1, 21))
     assert [r.seq for r in await log.query(Query(order="desc", limit=5))] == [20, 19, 18, 17, 16]
     await log.close()
+
+
+async def test_a_follower_serves_what_it_received_until_the_writer_has_written_it(reopen: Reopen) -> None:
+    """Another process's log: records the writer streamed are served at once, without a repeat once the
+    writer has written them, and are forgotten when the writer says they are written."""
+    writer = HistoryLog(reopen())
+    await writer.open()
+    follower = HistoryLog(reopen())
+    await follower.open(write=False)
+    written = await fill(writer, 4)
+    streamed = [Record(writer.next_seq(), "data", "a", 2_000_000 + i, f'{{"n":{i}}}') for i in range(3)]
+    for record in written + streamed:
+        follower.follow(record)
+    for order in ("asc", "desc"):
+        everything = await follower.query(Query(order=order))
+        assert [r.seq for r in everything] == sorted(
+            (r.seq for r in written + streamed), reverse=order == "desc"
+        )
+        newest_two = await follower.query(Query(order=order, limit=2))
+        assert newest_two == everything[:2]
+    follower.written(written[-1].seq)
+    assert follower.pending == len(streamed) and follower.last_seq == streamed[-1].seq
+    await writer.close()
+    await follower.close()
+
+
+async def test_a_takeover_writes_what_the_old_writer_streamed_and_numbers_past_it(reopen: Reopen) -> None:
+    old = HistoryLog(reopen())
+    await old.open()
+    written = await fill(old, 4)
+    follower = HistoryLog(reopen())
+    await follower.open(write=False)
+    streamed = [Record(old.next_seq(), "data", "a", 2_000_000 + i, "{}") for i in range(3)]
+    for record in written[-1:] + streamed:  # it joined before the last batch was written
+        follower.follow(record)
+    # the old writer dies here, its last three records not written
+    await follower.take_over()
+    assert follower.writing and follower.unrecoverable_seq == 0  # nothing lost: it had them all
+    assert follower.next_seq() > written[-1].seq + RESERVE_AHEAD
+    again = HistoryLog(reopen())
+    await again.open(write=False)
+    assert [r.seq for r in await again.query(Query())] == [r.seq for r in written + streamed]
+    await follower.close()
+    await again.close()
+
+
+async def test_a_takeover_after_a_gap_counts_the_old_reservation_as_lost(reopen: Reopen) -> None:
+    old = HistoryLog(reopen())
+    await old.open()
+    await fill(old, 4)
+    follower = HistoryLog(reopen())
+    await follower.open(write=False)
+    old.next_seq()  # streamed, and this follower missed it
+    follower.missed()
+    follower.follow(Record(old.next_seq(), "data", "a", 3_000_000, "{}"))
+    await follower.take_over()
+    assert follower.unrecoverable_seq >= 4 + RESERVE_AHEAD  # a resume from before it is incomplete
+    await follower.close()

@@ -123,7 +123,13 @@ class HistoryBackend(Protocol):
         (0 if none). The unrecoverable mark is raised to that seq in the same transaction."""
         ...
 
-    async def close(self, marks: Marks) -> None: ...
+    async def stored(self) -> Stored:
+        """Read the marks and counts again: another process may have written since `open`."""
+        ...
+
+    async def close(self, marks: Marks | None) -> None:
+        """Record `marks` (None: this process only read the log) and let go of every resource."""
+        ...
 
 
 def in_buckets(record: Record, buckets: Buckets) -> bool:

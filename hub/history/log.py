@@ -5,6 +5,11 @@
 restart. The log therefore reserves numbers ahead in the same transactions that write batches: after a crash
 the next `seq` starts past the reservation (a gap, which the contract allows); a clean close records the
 last number actually used, so a clean restart leaves no gap.
+
+With several hub processes (HUB_REDIS_URL) one of them writes the log and the others follow it: a follower's
+log reads the shared backend and keeps what it received of the stream until the writer reports it written,
+so its queries see everything it has delivered; if it takes over, it writes what the previous writer streamed
+but did not write.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -40,6 +46,11 @@ class HistoryLog:
         self._unrecoverable = 0
         self._count = 0
         self._flush_lock = asyncio.Lock()
+        self._followed_from: int | None = None  # a follower: first seq of what it received without a gap
+        self.writing = False
+        """True in the process that writes the log (every hub on its own; one process of several)."""
+        self.on_written: Callable[[int], None] = lambda seq: None
+        """Told the highest seq written after each batch that wrote records."""
         self.last_error: str | None = None
 
     @property
@@ -68,16 +79,69 @@ class HistoryLog:
     def pending(self) -> int:
         return len(self._pending)
 
-    async def open(self) -> None:
+    async def open(self, write: bool = True) -> None:
+        """Open the backend; with `write`, as the log's writer (else see `follow` and `take_over`)."""
         stored = await self.backend.open()
-        self._last_seq = max(stored.highest_seq, stored.marks.reserved_seq)
         self._count = stored.count
         self._unrecoverable = stored.marks.unrecoverable_seq
+        if not write:
+            self._last_seq = stored.highest_seq
+            return
+        self._last_seq = max(stored.highest_seq, stored.marks.reserved_seq)
         if stored.marks.reserved_seq > stored.highest_seq:
             # numbers were handed out but never written: a crash; whatever carried them is gone for good
             self._unrecoverable = max(self._unrecoverable, stored.marks.reserved_seq)
         self._reserved = self._last_seq + self.reserve_ahead
         await self.backend.write([], self._marks(self._reserved))
+        self.writing = True
+
+    def follow(self, record: Record) -> None:
+        """A follower: `record` came from the writer's stream. Kept until the writer reports it written."""
+        if self._followed_from is None:
+            self._followed_from = record.seq
+        self._last_seq = record.seq
+        self._pending.append(record)
+
+    def missed(self) -> None:
+        """A follower missed part of the writer's stream: it forgets what it kept (the backend will have
+        all of it), and counts as having received nothing until the next record."""
+        self._followed_from = None
+        self._pending = []
+
+    def written(self, seq: int) -> None:
+        """A follower: the writer has written everything up to `seq`."""
+        kept = len(self._pending)
+        self._pending = [r for r in self._pending if r.seq > seq]
+        self._count += kept - len(self._pending)
+
+    async def take_over(self) -> None:
+        """A follower becomes the writer. The backend's marks are read again; the records it received and
+        are not written yet (the previous writer's last batches) are written now, and numbering continues
+        past every number the previous writer reserved. Numbers it reserved past the last written one
+        count as unrecoverable (as after a crash) unless this process received the stream without a gap
+        from there on: then it has everything that was streamed."""
+        stored = await self.backend.stored()
+        self._pending = [r for r in self._pending if r.seq > stored.highest_seq]
+        self._count = stored.count
+        self._unrecoverable = stored.marks.unrecoverable_seq
+        complete = self._followed_from is not None and self._followed_from <= stored.highest_seq + 1
+        if not complete and stored.marks.reserved_seq > stored.highest_seq:
+            self._unrecoverable = max(self._unrecoverable, stored.marks.reserved_seq)
+        received = self._pending[-1].seq if self._pending else 0
+        self._last_seq = max(stored.highest_seq, stored.marks.reserved_seq, received)
+        self._reserved = self._last_seq  # so that the flush reserves ahead whether or not it has records
+        self.writing = True
+        await self.flush()
+
+    async def step_down(self) -> None:
+        """The writer becomes a follower: what it has not written yet is written now (another process will
+        take over when it is done), then it only reads."""
+        try:
+            await self.flush()
+        finally:
+            self.writing = False
+            self._pending = []
+            self._followed_from = None
 
     def _marks(self, reserved: int) -> Marks:
         return Marks(reserved, self._unrecoverable)
@@ -112,6 +176,7 @@ class HistoryLog:
             self.last_error = None
             if batch:
                 log.debug("wrote %d records in %.1f ms", len(batch), (time.perf_counter() - started) * 1e3)
+                self.on_written(batch[-1].seq)
 
     async def run(self) -> None:
         """Flush every `flush_interval_s` until cancelled. Write errors are logged and retried."""
@@ -126,6 +191,9 @@ class HistoryLog:
 
     async def close(self) -> None:
         """Write what is left and record the last `seq` used."""
+        if not self.writing:
+            await self.backend.close(None)
+            return
         try:
             await self.flush()
         finally:
@@ -134,12 +202,15 @@ class HistoryLog:
     async def query(self, query: Query) -> list[Record]:
         """Run `query` over everything appended so far, written or not (without forcing a write).
 
-        Unwritten records all have larger seqs than written ones, so the two parts join end to end."""
+        The backend holds every record up to its highest seq, so an unwritten record at or below the
+        highest one the backend returned is a repeat (a batch written while the query ran, or a follower's
+        record whose batch the writer wrote) or outside the backend's `limit`: either way it is dropped, and
+        the two parts join end to end."""
         unwritten = [r for r in (*self._writing, *self._pending) if matches(r, query)]
         written = await self.backend.query(query)
-        if unwritten:  # a batch may have been written while the backend ran the query: drop repeats
-            seen = {r.seq for r in written}
-            unwritten = [r for r in unwritten if r.seq not in seen]
+        if unwritten and written:
+            newest = max(written[0].seq, written[-1].seq)
+            unwritten = [r for r in unwritten if r.seq > newest]
         if query.order == "asc":
             return (written + unwritten)[: query.limit]
         return (unwritten[::-1] + written)[: query.limit]

@@ -16,6 +16,9 @@ class MemoryHistory:
         self._marks = Marks()
 
     async def open(self) -> Stored:
+        return await self.stored()
+
+    async def stored(self) -> Stored:
         highest = self._records[-1].seq if self._records else 0
         return Stored(self._marks, highest, len(self._records))
 
@@ -55,5 +58,6 @@ class MemoryHistory:
             self._marks = Marks(self._marks.reserved_seq, highest)
         return len(gone), highest
 
-    async def close(self, marks: Marks) -> None:
-        self._marks = marks
+    async def close(self, marks: Marks | None) -> None:
+        if marks is not None:
+            self._marks = marks

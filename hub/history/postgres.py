@@ -106,9 +106,14 @@ class PostgresHistory:
         )
         async with self._pool.acquire() as connection:
             await self._prepare(connection)
+        stored = await self.stored()
+        self._reserved = stored.marks.reserved_seq
+        return stored
+
+    async def stored(self) -> Stored:
+        async with self._pool.acquire() as connection, connection.transaction(isolation="repeatable_read"):
             marks = await connection.fetchrow("SELECT reserved_seq, unrecoverable_seq FROM marks")
             highest, count = await connection.fetchrow("SELECT coalesce(max(seq), 0), count(*) FROM messages")
-        self._reserved = marks["reserved_seq"]
         return Stored(Marks(marks["reserved_seq"], marks["unrecoverable_seq"]), highest, count)
 
     async def write(self, records: Sequence[Record], marks: Marks) -> None:
@@ -173,12 +178,14 @@ class PostgresHistory:
             )
         return deleted, highest
 
-    async def close(self, marks: Marks) -> None:
+    async def close(self, marks: Marks | None) -> None:
         """Record the final marks: `reserved_seq` may go down to the last seq used only if it still is what
         this process reserved (no other process has taken numbers since); then close the pool."""
         if self._pool is None:
             return
         try:
+            if marks is None:
+                return
             await self._pool.execute(
                 "UPDATE marks SET reserved_seq = CASE WHEN reserved_seq = $1 THEN $2 "
                 "ELSE GREATEST(reserved_seq, $2) END, unrecoverable_seq = GREATEST(unrecoverable_seq, $3)",

@@ -66,6 +66,13 @@ class SqliteHistory:
         # batching keeps this to about ten fsyncs a second.
         db.execute("PRAGMA synchronous=FULL")
         self._write_db = db
+        return self._stored()
+
+    async def stored(self) -> Stored:
+        return await self._on(self._writer, self._stored)
+
+    def _stored(self) -> Stored:
+        db = self._writing()
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         highest = db.execute("SELECT max(seq) FROM messages").fetchone()[0] or 0
         count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
@@ -137,17 +144,18 @@ class SqliteHistory:
             )
         return deleted, highest
 
-    async def close(self, marks: Marks) -> None:
+    async def close(self, marks: Marks | None) -> None:
         await asyncio.to_thread(self._readers.shutdown)  # lets running queries finish first
         try:
             await self._on(self._writer, self._close, marks)
         finally:
             self._writer.shutdown()
 
-    def _close(self, marks: Marks) -> None:
+    def _close(self, marks: Marks | None) -> None:
         db = self._writing()
-        with db:
-            _set_marks(db, marks)
+        if marks is not None:
+            with db:
+                _set_marks(db, marks)
         self._write_db = None
         for connection in self._connections:
             connection.close()
