@@ -11,6 +11,7 @@ import socketio
 from fastapi import FastAPI
 
 from hub.auth import Authenticator, load_tokens
+from hub.cluster import Cluster
 from hub.core import Hub
 from hub.guard import MessageSizeGuard, Receive, Scope, Send
 from hub.history import HistoryBackend, HistoryLog, open_backend
@@ -85,9 +86,13 @@ def create_app(
     authenticator = Authenticator(load_tokens(settings.tokens_file, settings.tokens), settings.admin_token)
     register(sio, hub, settings, authenticator)
 
+    peers = None
+    if settings.redis_url is not None:
+        peers = Cluster(settings.redis_url, settings.redis_channel, sio.manager)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with hub.running(settings.history_retention_s):
+        async with hub.running(settings.history_retention_s, peers):
             app.state.hub = hub
             try:
                 yield

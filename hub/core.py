@@ -13,14 +13,14 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from hub import tasks
-from hub.catalog import Catalog
+from hub import codec, tasks
+from hub.catalog import Catalog, CatalogChange
 from hub.commands import CommandTracker, PendingCommand, new_command_id, validate
 from hub.errors import HubError, SourceUnavailable
 from hub.fanout import FanOut, Transport
-from hub.history import HistoryLog, Query
+from hub.history import HistoryLog, Query, Record
 from hub.limits import LimitMonitor
 from hub.messages import (
     TERMINAL_STATUSES,
@@ -37,6 +37,9 @@ from hub.source import Source, SourceCommand, SourceStatus
 from hub.subscriptions import Subscriptions
 from hub.supervisor import Supervisor
 from hub.templates import Templates, Value
+
+if TYPE_CHECKING:
+    from hub.peers import Peers
 
 log = logging.getLogger(__name__)
 
@@ -66,34 +69,87 @@ class Hub:
         self._executions: set[asyncio.Task[None]] = set()
         self._warned: set[str] = set()
         self._resume_from: dict[str, int] = {}
+        self.peers: Peers | None = None
+        """The other hub processes, when there are any (set by `running`)."""
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def running(self, retention_s: float | None = None) -> AsyncIterator[Hub]:
-        """Open the log, start the fan-out, the log writer and the source; stop them all on exit."""
-        await self.history.open()
+    async def running(
+        self, retention_s: float | None = None, peers: Peers | None = None
+    ) -> AsyncIterator[Hub]:
+        """Open the log, start the fan-out and lead: log writer, source, retention. With `peers` (other hub
+        processes), lead only while chosen to, and follow the leader's stream otherwise."""
+        self.peers = peers
+        await self.history.open(write=peers is None)
         await self._load_latest(self.catalog.types)
         self.fanout.start()
+        try:
+            async with self.leading(retention_s) if peers is None else peers.joined(self, retention_s):
+                yield self
+        finally:
+            try:
+                await self.fanout.stop()
+            finally:
+                await self.history.close()
+
+    @asynccontextmanager
+    async def leading(self, retention_s: float | None, takeover: bool = False) -> AsyncIterator[None]:
+        """Run what only one process may run: the log writer, the source and retention. On exit, commands
+        still pending fail (nobody would report their end) and everything is stopped; the log is flushed
+        by whoever called (closing it, or stepping down).
+
+        `takeover`: another process led until now. This one writes what that one streamed and did not
+        write, carries on its limit states and keeps tracking its pending commands."""
+        if takeover:
+            await self.history.take_over()
+            self._carry_on()
         writer = tasks.start(self.history.run(), "history writer")
         producers = [tasks.start(self.supervisor.run(), "source")]
         if retention_s is not None:
             producers.append(tasks.start(self._apply_retention(retention_s), "retention"))
         try:
-            yield self
+            yield
         finally:
-            try:
-                await tasks.stop(producers)
-                for pending in self.commands.pending():
-                    if self.commands.finish(pending.command_id, "hub"):
-                        self.publish.confirmation(
-                            pending, "failed", "the hub shut down before the device confirmed"
-                        )
-                await tasks.stop(self._executions)
-                await self.fanout.stop()
-                await tasks.stop([writer])
-            finally:
-                await self.history.close()
+            await tasks.stop(producers)
+            for pending in self.commands.pending():
+                if self.commands.finish(pending.command_id, "hub"):
+                    self.publish.confirmation(
+                        pending, "failed", "the hub shut down before the device confirmed"
+                    )
+            await tasks.stop(self._executions)
+            await tasks.stop([writer])
+
+    def _carry_on(self) -> None:
+        """Take over from the previous leader what it kept in memory and the log can tell: each limit's
+        state (from the latest values, so a value out of limits is not reported again) and the commands
+        it had accepted and not seen end (tracked again for the rest of their timeout)."""
+        for telemetry_id, (_, text) in self.fanout.latest.items():
+            self._limits.check(telemetry_id, codec.loads(text).get("value"))
+        adopting = tasks.start(self._adopt_commands(), "commands of the previous leader")
+        self._executions.add(adopting)
+        adopting.add_done_callback(self._executions.discard)
+
+    async def _adopt_commands(self) -> None:
+        longest = max((c.timeout_s for c in self.catalog.commands.values()), default=0.0)
+        now_us = to_micros(time.time())
+        window = Query(types=("confirmation",), start_us=now_us - to_micros(longest + 1), limit=100_000)
+        steps: dict[str, dict[str, Any]] = {}
+        for record in await self.history.query(window):
+            step = codec.loads(record.payload)
+            if step["status"] == "accepted":
+                steps[step["command_id"]] = step | {"time_us": record.time_us}
+            elif step["status"] in TERMINAL_STATUSES:
+                steps.pop(step["command_id"], None)
+        for step in steps.values():
+            pending = PendingCommand(step["command_id"], step["command"], step.get("request_id"))
+            if self.commands.get(pending.command_id) is not None:
+                continue
+            template = self.catalog.commands.get(pending.command)
+            timeout_s = 0.0 if template is None else template.timeout_s
+            left = timeout_s - (now_us - step["time_us"]) / 1e6
+            log.info("tracking %s %s, accepted by the previous leader", pending.command, pending.command_id)
+            self.commands.start(pending, max(left, 0.0), self._timed_out)
 
     async def _load_latest(self, ids: Iterable[str]) -> None:
         """Take the logged latest value of each of `ids` that has no newer live one yet."""
@@ -155,18 +211,32 @@ class Hub:
         subscriptions, command validation and the HTTP API, follow at once; limits are checked against the
         new types (an id whose limits did not change keeps its state, so it is not reported again); clients
         get a `templates_changed` notification saying what changed, so that they fetch the templates again."""
-        change = self.catalog.replace(templates)
+        change = self.adopt(templates)
         if not change:
             return
+        if self.peers is not None:
+            self.peers.templates_changed(templates)
+        counts = f"{len(self.catalog.types)} telemetry types and {len(self.catalog.commands)} commands"
+        self.publish.notification(
+            "info", "templates_changed", f"the source now offers {counts}", details=change.details()
+        )
+
+    def adopt(self, templates: Templates) -> CatalogChange:
+        """Take `templates` as the catalog (the source's, or the leading process's); return what changed."""
+        change = self.catalog.replace(templates)
+        if not change:
+            return change
         self._limits = self._limits.updated(self.catalog.types)
         if change.added_types:  # what they last said before a restart, for the next subscribe
             loading = tasks.start(self._load_latest(change.added_types), "latest values of new types")
             self._executions.add(loading)
             loading.add_done_callback(self._executions.discard)
-        counts = f"{len(self.catalog.types)} telemetry types and {len(self.catalog.commands)} commands"
-        self.publish.notification(
-            "info", "templates_changed", f"the source now offers {counts}", details=change.details()
-        )
+        return change
+
+    def follow(self, record: Record) -> None:
+        """A message of the leading process's stream (another process): log it as received, deliver it."""
+        self.history.follow(record)
+        self.fanout.publish(record)
 
     def _reject(self, key: str, reason: str) -> None:
         self.rejected_values += 1
@@ -218,12 +288,12 @@ class Hub:
     def shed(self, client: str, backlog: int) -> None:
         """The transport disconnected `client` for falling `backlog` messages behind; tell the operators."""
         self.slow_clients_disconnected += 1
-        self.publish.notification(
-            "warning",
-            "client_too_slow",
-            f"a client fell {backlog} messages behind and was disconnected; it can resume with since",
-            details={"client": client, "backlog": backlog},
-        )
+        text = f"a client fell {backlog} messages behind and was disconnected; it can resume with since"
+        details = {"client": client, "backlog": backlog}
+        if self.peers is not None and not self.peers.leading:
+            self.peers.notification("warning", "client_too_slow", text, details)
+        else:
+            self.publish.notification("warning", "client_too_slow", text, details=details)
 
     async def subscribe(self, client: str, request: SubscriptionRequest) -> SubscribeAck:
         ids = self.subscriptions.resolve(request)
@@ -298,6 +368,8 @@ class Hub:
     async def command(self, request: CommandRequest) -> CommandAck:
         """Validate, log (durably, before the ack), confirm `accepted` to all, and hand to the source."""
         template, parameters = validate(request, self.catalog)
+        if self.peers is not None and not self.peers.leading:
+            return await self.peers.command(request)
         if self.supervisor.state != "running":
             raise SourceUnavailable(f"the source is {self.supervisor.state}; the command was not sent")
         pending = PendingCommand(new_command_id(), template.command, request.request_id)
@@ -336,8 +408,12 @@ class Hub:
     def health(self) -> dict[str, Any]:
         history = self.history.stats()
         problems = []
-        if self.supervisor.state != "running":
+        following = self.peers is not None and not self.peers.leading
+        cluster = None if self.peers is None else self.peers.health()
+        if not following and self.supervisor.state != "running":
             problems.append(f"source {self.supervisor.state}")
+        if cluster is not None and cluster["problem"]:
+            problems.append(cluster["problem"])
         if history["error"]:
             problems.append(f"history cannot write: {history['error']}")
         if self.fanout.backlog > BACKLOG_DEGRADED:
@@ -350,12 +426,12 @@ class Hub:
             "clients": len(self.clients),
             "source": {
                 "name": self.source.name,
-                "state": self.supervisor.state,
-                "error": self.supervisor.error,
+                "state": "in another process" if following else self.supervisor.state,
+                "error": None if following else self.supervisor.error,
             },
             "history": history,
             "delivery_backlog": self.fanout.backlog,
             "pending_commands": len(self.commands),
             "rejected_values": self.rejected_values,
             "slow_clients_disconnected": self.slow_clients_disconnected,
-        }
+        } | ({} if cluster is None else {"cluster": cluster})

@@ -47,8 +47,8 @@ class RoomEmitter(socketio.AsyncManager):  # type: ignore[misc]  # python-socket
     network): it is disconnected, its queue dropped, and `on_shed` told. It loses nothing it cannot get back:
     reconnecting with `auth.since` replays what it missed."""
 
-    def __init__(self, queue_limit: int, on_shed: Callable[[str, int], None]) -> None:
-        super().__init__()
+    def __init__(self, queue_limit: int, on_shed: Callable[[str, int], None], **options: Any) -> None:
+        super().__init__(**options)
         self.queue_limit = queue_limit
         self.on_shed = on_shed
 
@@ -81,3 +81,26 @@ class RoomEmitter(socketio.AsyncManager):  # type: ignore[misc]  # python-socket
             socket.queue.task_done()
         socket.queue.put_nowait(None)  # ends the socket's writer task
         self.on_shed(sid, backlog)
+
+
+class RedisRoomEmitter(RoomEmitter, socketio.AsyncRedisManager):  # type: ignore[misc]
+    """RoomEmitter over python-socketio's Redis manager: the hub processes share one Redis channel, on which
+    `emit` and room operations reach clients of every process as usual, and which also carries the hub's own
+    messages between processes (`publish_to_peers`, `on_peer_message`): the leading process's stream, once
+    per batch, which each process then sends to its own clients with `send_text`."""
+
+    def __init__(self, url: str, channel: str, queue_limit: int, on_shed: Callable[[str, int], None]) -> None:
+        super().__init__(queue_limit, on_shed, url=url, channel=channel)
+        self.on_peer_message: Callable[[dict[str, Any]], None] = lambda message: None
+
+    async def publish_to_peers(self, message: dict[str, Any]) -> None:
+        """Publish `message` to the other processes (not to this one)."""
+        await self._publish({"method": "emit", "hub": message, "host_id": self.host_id})
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        # the manager's listener passes every "emit" of another process here; the hub's own are marked
+        peer_message = message.get("hub")
+        if peer_message is None:
+            await super()._handle_emit(message)
+        else:
+            self.on_peer_message(peer_message)

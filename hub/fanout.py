@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from hub import tasks
 from hub.errors import HubError
-from hub.messages import Message
+from hub.history import Record
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,10 @@ T = TypeVar("T")
 class Transport(Protocol):
     """How the core reaches clients; the Socket.IO layer implements it."""
 
-    async def deliver(self, message: Message, text: str, skip: Collection[str]) -> None:
+    async def deliver(self, record: Record, skip: Collection[str]) -> None:
         """Data to the subscribers of its id; confirmations and notifications to all clients but `skip`.
 
-        `text` is the message's JSON, encoded once for the log and every recipient."""
+        `record.payload` is the message's JSON, encoded once for the log and every recipient."""
         ...
 
     async def send(self, client: str, event: str, text: str) -> None:
@@ -55,7 +55,7 @@ class FanOut:
         """The seq of the last message taken for delivery: all up to it has gone out, the rest is queued."""
         self.held: set[str] = set()
         """Clients that receive no broadcasts until their resume has replayed what they missed."""
-        self._queue: asyncio.Queue[tuple[Message, str] | _Operation] = asyncio.Queue()
+        self._queue: asyncio.Queue[Record | _Operation] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -75,9 +75,9 @@ class FanOut:
             if isinstance(item, _Operation) and not item.done.done():
                 item.done.set_exception(HubError("the hub is shutting down"))
 
-    def publish(self, message: Message, text: str) -> None:
-        """Queue `message` (and its JSON) for delivery. Never blocks."""
-        self._queue.put_nowait((message, text))
+    def publish(self, record: Record) -> None:
+        """Queue a message, as logged, for delivery. Never blocks."""
+        self._queue.put_nowait(record)
 
     async def serialized(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run `call` in the fan-out task, between two deliveries (directly when the fan-out is not running).
@@ -96,14 +96,13 @@ class FanOut:
             if isinstance(item, _Operation):
                 await _settle(item)
                 continue
-            message, text = item
-            self.delivered_seq = message.seq
-            if message.type == "data":
-                self.latest[message.id] = (message.seq, text)
+            self.delivered_seq = item.seq
+            if item.type == "data":
+                self.latest[item.id or ""] = (item.seq, item.payload)
             try:
-                await self.transport.deliver(message, text, self.held)
+                await self.transport.deliver(item, self.held)
             except Exception:
-                log.exception("delivering seq %d failed", message.seq)
+                log.exception("delivering seq %d failed", item.seq)
 
 
 async def _settle(operation: _Operation) -> None:

@@ -1,8 +1,10 @@
-"""Turns what happens into messages: assigns each its `seq`, appends it to the log, queues it for delivery."""
+"""Turns what happens into messages: assigns each its `seq`, appends it to the log, queues it for delivery
+(and, with several hub processes, hands it to the others)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hub import codec
@@ -26,6 +28,8 @@ class Publisher:
     def __init__(self, history: HistoryLog, fanout: FanOut) -> None:
         self.history = history
         self.fanout = fanout
+        self.forward: Callable[[Record], None] | None = None
+        """Told every message too: the stream to the other hub processes, when there are any."""
 
     def data(self, id: str, value: Value, time_us: int) -> DataMessage:
         """A checked value (the hot path: the model is built without validating again)."""
@@ -80,5 +84,8 @@ class Publisher:
 
     def _publish(self, message: Message, time_us: int) -> None:
         text = codec.dumps(message.model_dump(exclude_none=True))
-        self.history.append(Record(message.seq, message.type, getattr(message, "id", None), time_us, text))
-        self.fanout.publish(message, text)
+        record = Record(message.seq, message.type, getattr(message, "id", None), time_us, text)
+        self.history.append(record)
+        self.fanout.publish(record)
+        if self.forward is not None:
+            self.forward(record)

@@ -16,10 +16,11 @@ from pydantic import BaseModel, ValidationError
 from hub import codec
 from hub.auth import ANONYMOUS, Authenticator, Principal
 from hub.core import Hub
-from hub.emitter import RoomEmitter
+from hub.emitter import RedisRoomEmitter, RoomEmitter
 from hub.engineio_socket import HubSocketIOServer
 from hub.errors import BadRequest, Forbidden, HubError, RateLimited, UnknownEvent
-from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, Message, SubscriptionRequest
+from hub.history import Record
+from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, SubscriptionRequest
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings
 from hub.subscriptions import room
@@ -34,8 +35,15 @@ KNOWN_EVENTS = "subscribe, unsubscribe, command"
 def create_server(settings: Settings, on_shed: Callable[[str, int], None]) -> socketio.AsyncServer:
     """The Socket.IO server, with the hub's emit path and JSON codec. `on_shed(sid, backlog)` is told of
     every client disconnected for falling more than HUB_CLIENT_QUEUE_LIMIT messages behind."""
+    manager = (
+        RoomEmitter(settings.client_queue_limit, on_shed)
+        if settings.redis_url is None
+        else RedisRoomEmitter(
+            settings.redis_url, settings.redis_channel, settings.client_queue_limit, on_shed
+        )
+    )
     return HubSocketIOServer(
-        client_manager=RoomEmitter(settings.client_queue_limit, on_shed),
+        client_manager=manager,
         async_mode="asgi",  # always: with aiohttp installed the library would otherwise pick aiohttp
         cors_allowed_origins=settings.cors_origins,
         ping_interval=settings.ping_interval_s,
@@ -55,11 +63,11 @@ class SocketIOTransport:
         self.sio = sio
         self.emitter: RoomEmitter = sio.manager
 
-    async def deliver(self, message: Message, text: str, skip: Collection[str]) -> None:
-        if message.type == "data":
-            await self.emitter.send_text("data", text, room(message.id))
+    async def deliver(self, record: Record, skip: Collection[str]) -> None:
+        if record.type == "data":
+            await self.emitter.send_text("data", record.payload, room(record.id or ""))
         else:
-            await self.emitter.send_text(message.type, text, None, skip)
+            await self.emitter.send_text(record.type, record.payload, None, skip)
 
     async def send(self, client: str, event: str, text: str) -> None:
         await self.emitter.send_text(event, text, client)

@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     history_retention_s: float | None = Field(
         None, gt=0, description="Delete messages older than this many seconds (default: keep everything)."
     )
+    redis_url: str | None = Field(
+        None,
+        pattern=r"^(redis|rediss|unix)://",
+        description="Run as one of several hub processes sharing this Redis (redis://host:6379/0); needs a "
+        "PostgreSQL HUB_HISTORY_URL shared by all of them.",
+    )
+    redis_channel: str = Field(
+        "hub",
+        min_length=1,
+        max_length=100,
+        description="With HUB_REDIS_URL: the name the processes of one hub share (Redis channel, keys).",
+    )
     ws_deflate: bool = Field(
         False, description="Per-message deflate on websockets: smaller frames for much more CPU per message."
     )
@@ -117,6 +129,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"HUB_HOST={self.host} is reachable from other machines but no tokens are set, so anyone "
                 "could send commands: set HUB_TOKENS_FILE or HUB_TOKENS, or HUB_ALLOW_ANONYMOUS=true"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _shared_history_for_several_processes(self) -> Settings:
+        if self.redis_url is not None and not self.history_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"HUB_REDIS_URL is set, so several hub processes share one log, but HUB_HISTORY_URL="
+                f"{self.history_url} is not shared: use postgresql://user@host:port/database"
             )
         return self
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import socketio
@@ -124,3 +127,46 @@ async def raw_client(url: str, subscribe: str | None = None, **options: Any) -> 
         await ws.send(f'420["subscribe",{subscribe}]')
         assert str(await ws.recv()).startswith("430")  # the ack
     return ws
+
+
+ROOT = Path(__file__).parent.parent
+
+
+class HubProcess:
+    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
+        self.process = process
+        self.url = url
+        self.log: list[str] = []
+
+
+@asynccontextmanager
+async def main_process(
+    flags: list[str], env: dict[str, str] | None = None, port: int | None = None
+) -> AsyncIterator[HubProcess]:
+    """`python main.py` with `flags` and `env` (added to this environment) on `port` (default: a free
+    one); yield once it serves; kill it if it is still running at the end. Its log lines are collected."""
+    port = port or free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "--port", str(port), *flags,
+        cwd=ROOT, env=os.environ | (env or {}), stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    hub = HubProcess(process, f"http://127.0.0.1:{port}")
+    assert process.stderr is not None
+    while not any("Uvicorn running on" in line for line in hub.log):
+        line = await asyncio.wait_for(process.stderr.readline(), 20)
+        if not line:
+            raise RuntimeError("the hub exited during start-up:\n" + "".join(hub.log))
+        hub.log.append(line.decode())
+    drain = asyncio.create_task(_collect(process.stderr, hub.log))
+    try:
+        yield hub
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+        await drain
+
+
+async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
+    async for line in stream:
+        into.append(line.decode())

@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +30,7 @@ from hub.settings import Settings
 from hub.templates import COMMAND_FILE, TELEMETRY_FILE, load_templates
 from main import HubServer
 from tests.fakes import TEST_TEMPLATES, FakeSource
-from tests.support import Client, Message, eventually, free_port, is_
+from tests.support import Client, HubProcess, Message, eventually, free_port, is_, main_process
 
 ROOT = Path(__file__).parent.parent
 RATES = {t.id: t.rate_hz for t in load_templates(ROOT / "templates").telemetry_types}
@@ -43,46 +42,15 @@ takes to write and slack for a busy 2-core machine. Measured at 4,200 points/s o
 busy: 3-107 ms, 12-456 messages (the kill -9 test prints its figures with -s)."""
 
 
-class HubProcess:
-    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
-        self.process = process
-        self.url = url
-        self.log: list[str] = []
-
-
 @asynccontextmanager
 async def hub_process(
     database: Path, templates: Path | None = None, port: int | None = None
 ) -> AsyncIterator[HubProcess]:
-    """Start main.py with the simulator and a SQLite log; yield once it serves; stop it if still running.
-
-    `templates` is given as HUB_TEMPLATES_DIR (default: the repository's templates/)."""
-    port = port or free_port()
-    env = os.environ | ({"HUB_TEMPLATES_DIR": str(templates)} if templates is not None else {})
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "--port", str(port), "--history-url", f"sqlite:///{database}",
-        cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    hub = HubProcess(process, f"http://127.0.0.1:{port}")
-    assert process.stderr is not None
-    while not any("Uvicorn running on" in line for line in hub.log):
-        line = await asyncio.wait_for(process.stderr.readline(), 20)
-        if not line:
-            raise RuntimeError("the hub exited during start-up:\n" + "".join(hub.log))
-        hub.log.append(line.decode())
-    drain = asyncio.create_task(_collect(process.stderr, hub.log))
-    try:
+    """main.py with the simulator and a SQLite log; `templates` is given as HUB_TEMPLATES_DIR (default: the
+    repository's templates/)."""
+    env = {"HUB_TEMPLATES_DIR": str(templates)} if templates is not None else {}
+    async with main_process(["--history-url", f"sqlite:///{database}"], env, port) as hub:
         yield hub
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-        await drain
-
-
-async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
-    async for line in stream:
-        into.append(line.decode())
 
 
 def spacing(messages: list[dict[str, object]]) -> list[float]:

@@ -60,6 +60,11 @@ def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         (["--history-url", "mongodb://x"], "HUB_HISTORY_URL='mongodb://x': unknown scheme 'mongodb'"),
         (["--history-url", "sqlite://"], "HUB_HISTORY_URL='sqlite://': a SQLite URL needs a path"),
         (
+            ["--redis-url", "redis://127.0.0.1:6379/0"],
+            "HUB_REDIS_URL is set, so several hub processes share one log, but HUB_HISTORY_URL=sqlite:///",
+        ),
+        (["--redis-url", "127.0.0.1:6379"], "invalid setting HUB_REDIS_URL (--redis-url)"),
+        (
             ["--templates-dir", "/nonexistent"],
             "/nonexistent/telemetry_types.yaml: cannot read the template file",
         ),
