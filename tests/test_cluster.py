@@ -110,29 +110,33 @@ async def logged(hub: HubProcess, after_seq: int, **params: Any) -> list[Message
 
 
 async def test_clients_of_every_process_get_one_stream(shared: dict[str, str]) -> None:
-    async with cluster(shared) as (leader, follower):
-        on_leader, on_follower = Client(), Client()
-        await on_leader.connect(leader.url)
-        await on_follower.connect(follower.url)
-        for client in (on_leader, on_follower):
+    async with cluster(shared, size=3) as hubs:
+        clients = [Client() for _ in hubs]
+        for client, hub in zip(clients, hubs, strict=True):
+            await client.connect(hub.url)
             ack = await client.call("subscribe", {"ids": ["battery_voltage", "battery_temp"]})
             assert ack["subscribed"] == ["battery_temp", "battery_voltage"]
-        await on_follower.wait_for(is_("data"), count=30, within=15)
-        await on_leader.wait_for(is_("data"), count=30, within=15)
-        a, b = on_leader.of("data"), on_follower.of("data")
-        assert increasing(a) and increasing(b)
-        low, high = max(a[0]["seq"], b[0]["seq"]), min(a[-1]["seq"], b[-1]["seq"])
-        window = [[m for m in side if low <= m["seq"] <= high] for side in (a, b)]
-        assert len(window[0]) >= 10 and window[0] == window[1]  # the same messages, seqs and all
-        # the follower's log answers for all it delivered, written by the leader or not yet
-        served = await logged(follower, low - 1, ids="battery_voltage,battery_temp")
+        for client in clients:
+            await client.wait_for(is_("data"), count=30, within=15)
+        streams = [client.of("data") for client in clients]
+        assert all(increasing(stream) for stream in streams)
+        low = max(stream[0]["seq"] for stream in streams)
+        high = min(stream[-1]["seq"] for stream in streams)
+        windows = [[m for m in stream if low <= m["seq"] <= high] for stream in streams]
+        assert len(windows[0]) >= 10
+        assert windows[1] == windows[0] and windows[2] == windows[0]  # the same messages, seqs and all
+        # a follower's log answers for all it delivered, written by the leader or not yet
+        served = await logged(hubs[2], low - 1, ids="battery_voltage,battery_temp")
         for telemetry_id in ("battery_voltage", "battery_temp"):  # from its first value on (the first
             # values are the latest ones, sent on subscribe: not contiguous across ids)
-            mine = [m for m in window[1] if m["id"] == telemetry_id]
+            mine = [m for m in windows[2] if m["id"] == telemetry_id]
             stored = [m for m in served if m["id"] == telemetry_id and mine[0]["seq"] <= m["seq"] <= high]
             assert stored == mine
-        await on_leader.close()
-        await on_follower.close()
+        assert {(await health(hub))["cluster"]["leader"] for hub in hubs} == {
+            (await health(hubs[0]))["cluster"]["process"]
+        }
+        for client in clients:
+            await client.close()
 
 
 async def test_a_command_from_a_follower_runs_on_the_leader(shared: dict[str, str]) -> None:

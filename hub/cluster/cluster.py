@@ -80,7 +80,6 @@ class Cluster:
             snapshot = None
         if snapshot is not None:
             hub.adopt(Templates.model_validate(codec.loads(snapshot)))
-        sender = tasks.start(self._sender.run(), "stream to the other hub processes")
         follower = tasks.start(self._follow(), "stream of the leading process")
         contender = tasks.start(self._contend(retention_s), "leadership")
         try:
@@ -91,9 +90,7 @@ class Cluster:
                 if hub.history.writing:  # before the lease goes: the next leader must find it all written
                     await hub.history.flush()
             finally:
-                if self._sender is not None:
-                    await self._sender.drain()
-                await tasks.stop([sender, follower, *self._work])
+                await tasks.stop([follower, *self._work])
                 await self.lease.release()
                 await self._redis.aclose()
 
@@ -103,12 +100,14 @@ class Cluster:
             log.info("this process leads now: it runs the source and writes the log")
             while not self._batches.empty():  # the last of the old leader's stream, to write it
                 self._take(self._batches.get_nowait())
+            sender = self._sender
+            assert sender is not None
             try:
                 async with self.hub.leading(retention_s, takeover=True):
                     self.leading = True
-                    assert self._sender is not None
-                    self.hub.publish.forward = self._sender.record
-                    self.hub.history.on_written = self._sender.written
+                    sender.start()
+                    self.hub.publish.forward = sender.record
+                    self.hub.history.on_written = sender.written
                     await self._share_templates(self.hub.catalog.templates)
                     previous = None if self._follower is None else self._follower.leader
                     self.hub.publish.notification(
@@ -119,10 +118,11 @@ class Cluster:
                         details={"process": self.process, "previous": previous},
                     )
                     await self.lease.keep()
-            finally:
+            finally:  # what the leader published while stopping (failed commands) goes out too
                 self.leading = False
                 self.hub.publish.forward = None
                 self.hub.history.on_written = lambda seq: None
+                await sender.stop()
             log.error("this process no longer leads; it follows the stream of the next leader")
             await self.hub.history.step_down()
 

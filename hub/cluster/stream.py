@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hub import tasks
 from hub.history import Record
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class StreamSender:
         self._records: list[list[Any]] = []
         self._written = 0
         self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
 
     def record(self, record: Record) -> None:
         self._records.append([record.seq, record.type, record.id, record.time_us, record.payload])
@@ -49,14 +52,26 @@ class StreamSender:
         self._written = seq
         self._wake.set()
 
-    async def run(self) -> None:
-        """Publish until cancelled; what is queued when it is cancelled goes out with `drain`."""
-        while True:
+    def start(self) -> None:
+        self._closing = False
+        self._task = tasks.start(self._run(), "stream to the other hub processes")
+
+    async def stop(self) -> None:
+        """Publish what is queued, then stop (never cancelled halfway through a batch)."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._wake.set()
+        await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):  # nothing to send: a heartbeat
                 await asyncio.wait_for(self._wake.wait(), HEARTBEAT_S)
-            await self.drain()
+            await self._drain()
 
-    async def drain(self) -> None:
+    async def _drain(self) -> None:
         self._wake.clear()
         records, self._records = self._records, []
         try:
