@@ -4,6 +4,9 @@
 //
 //   node bench/loadgen.mjs --url http://127.0.0.1:8000 --clients 10 --subscribe '{"ids":["bench_0"]}'
 //
+// --url may list several servers, comma-separated: client i connects to the (i mod n)-th (the processes of
+// one scaled-out hub).
+//
 //   out {"event":"ready", ...}       every client connected and its subscribe acknowledged (or failed)
 //   in  {"command":"record","t0":ms,"t1":ms,"drain_s":s}
 //                                    record every data message whose timestamp is in [t0, t1) (epoch ms)
@@ -32,7 +35,7 @@ const { values: options } = parseArgs({
     "ack-timeout-s": { type: "string", default: "60" },
   },
 });
-const url = options.url;
+const urls = options.url.split(",");
 const total = Number(options.clients);
 const subscription = JSON.parse(options.subscribe);
 const expectedIds = Array.isArray(subscription.ids) && !subscription.all ? new Set(subscription.ids) : null;
@@ -154,7 +157,7 @@ function onNotification(client, message) {
   else client.outOfOrder += 1;
 }
 
-function connect(client) {
+function connect(client, url) {
   return new Promise((resolve) => {
     const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false, timeout: 20_000 });
     client.socket = socket;
@@ -191,8 +194,9 @@ async function connectAll() {
   const worker = async () => {
     while (next < total) {
       const client = newClient();
-      clients[next++] = client;
-      await connect(client);
+      const index = next++;
+      clients[index] = client;
+      await connect(client, urls[index % urls.length]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));

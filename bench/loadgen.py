@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,19 +48,26 @@ class Loadgen:
     async def start(
         cls,
         children: Children,
-        url: str,
+        url: str | Sequence[str],
         clients: int,
         subscribe: Mapping[str, Any],
         *,
         processes: int = 1,
         concurrency: int = 100,
     ) -> Loadgen:
-        """Start `processes` generators sharing `clients` and `concurrency` (handshakes in flight) evenly."""
+        """Start `processes` generators sharing `clients` and `concurrency` (handshakes in flight) evenly.
+        With several URLs (the processes of one scaled-out hub), client number i of all of them connects to
+        url[i % len(url)], so each server gets its share whatever the number of generator processes."""
         loadgen = cls(children)
+        urls = [url] if isinstance(url, str) else list(url)
         processes = max(1, min(processes, clients))
+        first = 0  # the number of this process's first client among all
         for n in range(processes):
             share = clients // processes + (1 if n < clients % processes else 0)
-            argv = ["node", str(LOADGEN), "--url", url, "--clients", str(share)]
+            turn = first % len(urls)  # its first client goes to url[turn], the next to the next one
+            first += share
+            argv = ["node", str(LOADGEN), "--url", ",".join(urls[turn:] + urls[:turn])]
+            argv += ["--clients", str(share)]
             argv += ["--subscribe", json.dumps(subscribe)]
             argv += ["--concurrency", str(max(1, concurrency // processes))]
             loadgen.processes.append(await children.start("loadgen", argv, cwd=BENCH))

@@ -15,6 +15,7 @@ import os
 import resource
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -183,6 +184,36 @@ def cpu_seconds(pid: int) -> float:
     text = Path(f"/proc/{pid}/stat").read_text()
     fields = text[text.rindex(")") + 2 :].split()  # the command name may contain spaces
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def pids_named(name: str) -> list[int]:
+    """The processes whose command name is exactly `name` (`pgrep -x`), such as a system service's; none
+    when pgrep is missing."""
+    try:
+        found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True, check=False)
+    except OSError:
+        return []
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def cpu_seconds_of(pids: Sequence[int]) -> dict[int, float]:
+    """CPU seconds of each of `pids` still running and readable (others are left out)."""
+    seconds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            seconds[pid] = cpu_seconds(pid)
+    return seconds
+
+
+def machine_ticks() -> tuple[int, int, int]:
+    """(busy, stolen, total) CPU time of the whole machine so far, all cores, from /proc/stat (clock ticks):
+    busy is user, nice, system, irq and softirq time; stolen is time a virtual machine's cores wanted to run
+    but the hypervisor ran something else."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (
+        int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
+    )
+    busy = user + nice + system + irq + softirq  # guest time is counted in user time already
+    return busy, steal, busy + steal + idle + iowait
 
 
 def rss_bytes(pid: int) -> int:

@@ -15,6 +15,10 @@ from bench.processes import open_files_limit
 from bench.servers import BENCH, ROOT
 
 
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
 def machine() -> dict[str, Any]:
     """The machine and software versions, so that figures from different runs can be told apart."""
     cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -63,7 +67,7 @@ def _node_version(name: str) -> str | None:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain text table, numbers right-aligned."""
-    cells = [[_cell(value) for value in row] for row in rows]
+    cells = [[cell(value) for value in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))] if rows else []
 
@@ -81,7 +85,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) or value is None or (isinstance(value, str) and value == "-")
 
 
-def _cell(value: object) -> str:
+def cell(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -133,9 +137,9 @@ def progress(step: dict[str, Any]) -> str:
     """One line as soon as a step is done (the aligned table comes at the end)."""
     row = step_row(step)
     return (
-        f"  {row[0]:<5} {row[1]:>4} clients {_cell(row[2]):>8}/s offered: {_cell(row[4]):>10}/s delivered, "
-        f"complete {row[5]:<3}, p50/p99/max {_cell(row[6])}/{_cell(row[7])}/{_cell(row[8])} ms, "
-        f"pass {row[9]}, CPU server {_cell(row[10])} gen {_cell(row[12])} ({row[11]} proc)"
+        f"  {row[0]:<5} {row[1]:>4} clients {cell(row[2]):>8}/s offered: {cell(row[4]):>10}/s delivered, "
+        f"complete {row[5]:<3}, p50/p99/max {cell(row[6])}/{cell(row[7])}/{cell(row[8])} ms, "
+        f"pass {row[9]}, CPU server {cell(row[10])} gen {cell(row[12])} ({row[11]} proc)"
         + (f"; {row[13]}" if row[13] else "")
     )
 
@@ -176,8 +180,8 @@ def rung_row(rung: dict[str, Any]) -> list[object]:
 def rung_progress(rung: dict[str, Any]) -> str:
     row = rung_row(rung)
     return (
-        f"  = {row[0]:<5} {row[1]:>4} clients {_cell(row[2]):>8}/s: passed {row[3]} runs, "
-        f"median p99 {_cell(row[6])} ms"
+        f"  = {row[0]:<5} {row[1]:>4} clients {cell(row[2]):>8}/s: passed {row[3]} runs, "
+        f"median p99 {cell(row[6])} ms"
     )
 
 

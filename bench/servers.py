@@ -17,9 +17,10 @@ import os
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -32,6 +33,10 @@ MAX_RATE_PER_ID = 10_000
 """The hub's templates allow rate_hz up to this per telemetry type."""
 IDLE_RATE_HZ = 0.001
 """The hub needs a positive rate: one sample at start-up, the next after 1,000 s (idle for a benchmark)."""
+
+
+Role = Literal["leader", "follower"]
+"""The role of one process of a scaled-out hub (HUB_REDIS_URL), as its /health says."""
 
 
 @dataclass(frozen=True)
@@ -84,34 +89,49 @@ def hub_environment(templates: Path, database: Path, port: int, **more: str) -> 
 
 async def start_hub(
     children: Children, workdir: Path, rate: float, ids: list[str], *, templates: Path | None = None,
-    database: Path | None = None, max_clients: int | None = None,
+    database: Path | None = None, max_clients: int | None = None, env: Mapping[str, str] | None = None,
+    role: Role | None = None,
 ) -> Server:  # fmt: skip
     """`python main.py` with a fresh SQLite log (or `database`) and templates for the workload (or
-    `templates`, e.g. the default ones); returns once /health says the source is running."""
+    `templates`, e.g. the default ones), `env` overriding any of its HUB_* variables; returns once /health
+    says the source is running, or with `role` (a process of a scaled-out hub), once it has that role."""
     port = free_port()
     name = f"hub-{port}"
     templates = templates or write_templates(workdir / f"{name}-templates", rate, ids)
     database = database or workdir / f"{name}.db"
     extra = {"HUB_MAX_CLIENTS": str(max_clients)} if max_clients else {}
-    env = hub_environment(templates, database, port, **extra)
-    child = await children.start("hub", [sys.executable, "main.py"], cwd=ROOT, env=env, talk=False)
+    environment = hub_environment(templates, database, port, **extra) | dict(env or {})
+    argv = [sys.executable, "main.py"]
+    child = await children.start("hub", argv, cwd=ROOT, env=environment, talk=False)
     url = f"http://127.0.0.1:{port}"
     await wait_for_port(child, port, within_s=120)  # opening a large log counts its rows first
-    await wait_until_running(child, url)
+    await wait_until_running(child, url, role)
     return Server("hub", url, child)
 
 
-async def wait_until_running(child: Child, url: str, within_s: float = 30.0) -> None:
+def ready(health: dict[str, Any], role: Role | None) -> bool:
+    """Whether a hub's /health says it serves the workload: its source runs, or in a scaled-out hub, it
+    has `role` (a follower's source runs in the leading process)."""
+    if role == "follower":
+        return bool(health.get("cluster", {}).get("role") == "follower")
+    running = health.get("source", {}).get("state") == "running"
+    return running and (role is None or health.get("cluster", {}).get("role") == role)
+
+
+async def wait_until_running(
+    child: Child, url: str, role: Role | None = None, within_s: float = 30.0
+) -> None:
     deadline = time.monotonic() + within_s
     while True:
         try:
             health = await asyncio.to_thread(get_json, f"{url}/health")
         except OSError as error:  # not serving yet
             health = {"error": str(error)}
-        if health.get("source", {}).get("state") == "running":
+        if ready(health, role):
             return
         if time.monotonic() > deadline:
-            raise child.failure(f"/health never said the source is running: {health}")
+            wanted = "the source is running" if role is None else f"this process is the {role}"
+            raise child.failure(f"/health never said {wanted}: {health}")
         await asyncio.sleep(0.1)
 
 

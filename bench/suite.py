@@ -1,7 +1,7 @@
 """The benchmark suite's command line: which measurements, at which sizes; the table, the headline, the JSON.
 
-    .venv/bin/python bench/run.py                  # the full run (11-13 minutes on 2 cores)
-    .venv/bin/python bench/run.py --quick          # a smoke run of every part at toy sizes (~20 s)
+    .venv/bin/python bench/run.py                  # the full run (13-15 minutes on 2 cores)
+    .venv/bin/python bench/run.py --quick          # a smoke run of every part at toy sizes (~45 s)
     .venv/bin/python bench/run.py --only hub,node --clients 10 --skip memory,query
 
 bench/README.md says what each figure means.
@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import shutil
 import signal
 import statistics
@@ -26,18 +25,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import measure, report
+from bench import measure, report, scale_out
+from bench.climb import Measure, climb
 from bench.measure import Window
+from bench.report import say
 from bench.servers import BENCH, SERVERS
 
 T = TypeVar("T")
-PARTS = ("ladder", "stalled", "memory", "idle-cpu", "ingest", "query")
+PARTS = ("ladder", "stalled", "scale-out", "memory", "idle-cpu", "ingest", "query")
 DEFAULT_RATES = (
     100, 200, 300, 500, 700, 1_000, 1_500, 2_000, 3_000, 5_000, 7_000,
     10_000, 15_000, 20_000, 30_000, 50_000, 70_000, 100_000,
 )  # fmt: skip
-SATURATED = 0.9
-"""A load generator process busier than this (cores) may be what limits a step: it is split in two."""
 IDLE_GENERATOR_CLIENTS = 2_500
 """Connections per load generator process in the idle-memory measurement."""
 
@@ -63,6 +62,10 @@ def parse_options(argv: Sequence[str]) -> argparse.Namespace:
         "--stall-rate", type=float, default=None, help="offered messages/s of the stalled-client part (10000)"
     )
     parser.add_argument("--stall-pairs", type=int, default=None, help="runs with and without the stall (3)")
+    parser.add_argument("--scale-clients", type=int, default=None, help="clients of the scale-out part (100)")
+    parser.add_argument(
+        "--scale-rates", type=_numbers(float), default=None, help="offered messages/s of the scale-out part"
+    )
     parser.add_argument("--idle-clients", type=int, default=None, help="idle connections (10000)")
     parser.add_argument("--idle-cpu-seconds", type=float, default=None, help="hub idle CPU sample (20)")
     parser.add_argument("--ingest-points", type=int, default=None, help="points to ingest (1000000)")
@@ -81,6 +84,8 @@ def parse_options(argv: Sequence[str]) -> argparse.Namespace:
         "generators": 1,
         "stall_rate": 200.0 if quick else 10_000.0,
         "stall_pairs": 1 if quick else 3,
+        "scale_clients": 2 if quick else 100,
+        "scale_rates": [200.0] if quick else list(map(float, scale_out.DEFAULT_RATES)),
         "idle_clients": 20 if quick else 10_000,
         "idle_cpu_seconds": 1.0 if quick else 20.0,
         "ingest_points": 20_000 if quick else 1_000_000,
@@ -128,55 +133,26 @@ def install_node_modules() -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=BENCH, check=True)
 
 
-def say(text: str = "") -> None:
-    print(text, flush=True)
-
-
 async def ladder(options: argparse.Namespace, workdir: Path, throughput: dict[str, Any]) -> None:
-    """Every server climbs the offered-load ladder, rung by rung side by side, until a rung fails.
-
-    With --repeat N each rung is measured N times (interleaved across servers); it passes when most runs
-    pass, and its figures are the medians of the runs. Fills `throughput` as it goes (an interrupted run
-    still records the steps done)."""
+    """Every server climbs the offered-load ladder, rung by rung side by side, until a rung fails
+    (bench/climb.py). Fills `throughput` as it goes (an interrupted run still records the steps done)."""
     window = Window(options.warmup, options.duration, options.drain)
     steps: list[dict[str, Any]] = []
     rungs: list[dict[str, Any]] = []
     throughput |= {"window": vars(window), "repeat": options.repeat, "steps": steps, "rungs": rungs}
     for clients in options.clients:
-        generators = dict.fromkeys(options.only, options.generators)
-        climbing = list(options.only)
-        for rate in options.rates:
-            runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in climbing}
-            for repeat in range(options.repeat):
-                for kind in climbing:
-                    step = await measure.throughput_step(
-                        kind, clients, rate, window, workdir, generators[kind]
-                    )
-                    busiest = max(step.get("generator_cpu") or [0.0])
-                    if busiest >= SATURATED and generators[kind] < min(2, clients):
-                        step["superseded"] = (
-                            f"load generator saturated ({busiest:.2f} cores): run again with 2"
-                        )
-                        steps.append(step | {"repeat": repeat})
-                        say(report.progress(step))
-                        generators[kind] = 2
-                        step = await measure.throughput_step(kind, clients, rate, window, workdir, 2)
-                    elif busiest >= SATURATED:
-                        step["warnings"] = [f"load generator saturated ({busiest:.2f} cores)"]
-                    step["repeat"] = repeat
-                    steps.append(step)
-                    runs[kind].append(step)
-                    say(report.progress(step))
-            for kind in list(climbing):
-                rung = summarize(runs[kind])
-                rungs.append(rung)
-                if options.repeat > 1:
-                    say(report.rung_progress(rung))
-                if not rung["passed"]:
-                    climbing.remove(kind)
-            if not climbing:
-                break
+        step = _ladder_step(clients, window, workdir)
+        await climb(
+            options.only, clients, options.rates, options.repeat, options.generators, step, steps, rungs
+        )
     throughput["headline"] = _headline(rungs, options)
+
+
+def _ladder_step(clients: int, window: Window, workdir: Path) -> Measure:
+    async def step(kind: str, rate: float, generators: int) -> dict[str, Any]:
+        return await measure.throughput_step(kind, clients, rate, window, workdir, generators)
+
+    return step
 
 
 STALL_SERVERS = ("hub", "node")
@@ -239,36 +215,6 @@ def stall_summary(
     return entry
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One rung of one server over its repeated runs: passed by majority, median figures."""
-    first = runs[0]
-
-    def median(values: list[float]) -> float | None:
-        return statistics.median(values) if values else None
-
-    def p99(run: dict[str, Any]) -> float:
-        value = (run.get("latency") or {}).get("p99_ms")
-        return math.inf if value is None or not run.get("complete") else float(value)
-
-    passed = sum(1 for run in runs if run.get("passed"))
-    median_p99 = median([p99(run) for run in runs])  # an incomplete run counts as infinitely slow
-    latencies = [run["latency"] for run in runs if run.get("latency")]
-    return {
-        "server": first["server"],
-        "clients": first["clients"],
-        "offered_per_s": first["offered_per_s"],
-        "runs": len(runs),
-        "passed_runs": passed,
-        "passed": passed * 2 > len(runs),
-        "complete_runs": sum(1 for run in runs if run.get("complete")),
-        "median_delivered_per_s": median([run.get("delivered_per_s") or 0.0 for run in runs]),
-        "median_p50_ms": median([lat["p50_ms"] for lat in latencies if lat.get("p50_ms") is not None]),
-        "median_p99_ms": None if median_p99 == math.inf else median_p99,
-        "median_max_ms": median([lat["max_ms"] for lat in latencies if lat.get("max_ms") is not None]),
-        "median_server_cpu": median([run["server_cpu"] for run in runs if "server_cpu" in run]),
-    }
-
-
 def _headline(rungs: list[dict[str, Any]], options: argparse.Namespace) -> dict[str, Any]:
     """Per client count: each server's highest passing offered load, and the hub's ratios to the others."""
     headline: dict[str, Any] = {}
@@ -315,6 +261,14 @@ async def run(options: argparse.Namespace, results: dict[str, Any]) -> None:
             say(f"\n== A stalled client: {clients} clients at {rate}, without and with one ==")
             results["stalled"] = await stalled(options, workdir, clients)
             say(report.table(report.STALL_HEADERS, [report.stall_row(e) for e in results["stalled"]]))
+        if "scale-out" in parts:
+            say(
+                f"\n== Scale-out: 1 hub process vs 2 over Redis, PostgreSQL log, {options.scale_clients} "
+                "clients (pass: complete and p99 <= 200 ms) =="
+            )
+            entry = results["scale_out"] = {}
+            await scale_out.scale_out(options, workdir, entry)
+            say(("\n" if "steps" in entry else "") + scale_out.describe(entry, options.repeat))
         if "memory" in parts:
             say(f"\n== Idle connections: {options.idle_clients:,} clients ==")
             results["idle_connections"] = []

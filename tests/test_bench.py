@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,9 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from tests.backends import POSTGRES_URL, postgres_problem
 
 ROOT = Path(__file__).parent.parent
 SERVERS = ["hub", "node", "stock"]
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None, reason="node is not installed: the benchmark's load generator needs it"
@@ -21,9 +28,10 @@ pytestmark = pytest.mark.skipif(
 
 def run_quick(out: Path) -> subprocess.CompletedProcess[str]:
     """`bench/run.py --quick`; on a timeout it gets SIGTERM, so that it stops the processes it started."""
+    env = os.environ | {"BENCH_REDIS_URL": REDIS_URL, "BENCH_POSTGRES_URL": POSTGRES_URL}  # what we check
     process = subprocess.Popen(
         [sys.executable, "bench/run.py", "--quick", "--json", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         stdout, _ = process.communicate(timeout=120)
@@ -38,6 +46,19 @@ def run_quick(out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(process.args, process.returncode, stdout)
 
 
+async def scale_out_problem() -> str | None:
+    """Why the scale-out part cannot run here (it needs Redis and PostgreSQL), or None."""
+    redis = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as error:
+        return f"Redis: {error}"
+    finally:
+        await redis.aclose()
+    return await postgres_problem()
+
+
+@pytest.mark.timeout(150)  # run_quick's own limit, and the time it takes to stop the run after it
 def test_quick_run_measures_every_part_and_writes_the_json(tmp_path: Path) -> None:
     """--quick completes and its JSON holds every measurement of every server in the documented shape."""
     out = tmp_path / "bench.json"
@@ -84,3 +105,24 @@ def test_quick_run_measures_every_part_and_writes_the_json(tmp_path: Path) -> No
     assert {"p50_ms", "p99_ms", "items"} <= set(query["query"]["asc"])
     assert {"p50_ms", "p99_ms", "items"} <= set(query["query"]["desc"])
     assert {"p50_ms", "p99_ms", "rows"} <= set(query["query"]["aggregate"])
+
+    scale = results["scale_out"]
+    if (problem := asyncio.run(scale_out_problem())) is not None:  # the part records why it did not run
+        assert list(scale) == ["skipped"] and scale["skipped"], (problem, scale)
+        return
+    assert "skipped" not in scale, scale
+    steps = scale["steps"]
+    assert [(step["server"], step["clients_per_process"]) for step in steps] == [
+        ("1 process", [2]), ("2 processes", [1, 1]),
+    ]  # fmt: skip
+    for step in steps:
+        assert "error" not in step, step
+        assert step["complete"], step  # every client of both processes got every message, in order
+        assert {"delivered_per_s", "passed", "latency", "redis_cpu", "postgres_cpu"} <= set(step)
+        assert len(step["hub_cpu"]) == step["processes"], step
+    roles = [health["cluster"]["role"] for health in steps[1]["hub_health"]]
+    assert roles == ["leader", "follower"], steps[1]["hub_health"]
+    assert [rung["server"] for rung in scale["rungs"]] == ["1 process", "2 processes"]
+    headline = scale["headline"]
+    assert set(headline["best"]) == {"1 process", "2 processes"}
+    assert "ratio_2_to_1" in headline
