@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from hub import charts
+from hub import charts, contract
 from hub.auth import ANONYMOUS, Authenticator, Principal, Role
 from hub.charts import AggregatePage, Strategy
 from hub.core import Hub
@@ -77,6 +77,14 @@ def create_http_app(
     @app.get("/health", summary="Hub status: ok, or degraded with a reason")
     async def health() -> dict[str, Any]:
         return hub.health()
+
+    @app.get(
+        "/asyncapi.json",
+        summary="The Socket.IO contract as an AsyncAPI 3 document (events, payloads, acks)",
+        response_description="AsyncAPI 3.0.0; its server is this hub as the request reached it",
+    )
+    async def asyncapi_document(request: Request) -> dict[str, Any]:
+        return contract.asyncapi(host=request.url.netloc)
 
     @app.get(
         "/telemetry-types",
