@@ -56,6 +56,9 @@ async def shared(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     finally:
         await connection.execute(f'DROP SCHEMA "{name}" CASCADE')
         await connection.close()
+        redis = Redis.from_url(REDIS_URL)
+        await redis.delete(*[key async for key in redis.scan_iter(f"{name}:*")] or [f"{name}:templates"])
+        await redis.aclose()
 
 
 async def health(hub: HubProcess) -> dict[str, Any]:
