@@ -112,7 +112,7 @@ class HubServer(uvicorn.Server):
 def main(argv: list[str]) -> int:
     try:
         settings = build_settings(argv)
-        configure(settings.log_level)
+        configure(settings.log_level, settings.log_format)
         app = create_app(settings)
     except ConfigurationError as error:
         print(f"hub: cannot start:\n{error}", file=sys.stderr)

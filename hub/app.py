@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import socketio
 from fastapi import FastAPI
 
+from hub.admin_ui import mount_admin_ui
 from hub.auth import Authenticator, load_tokens
 from hub.cluster import Cluster
 from hub.core import Hub
@@ -85,6 +86,7 @@ def create_app(
     )
     authenticator = Authenticator(load_tokens(settings.tokens_file, settings.tokens), settings.admin_token)
     register(sio, hub, settings, authenticator)
+    hub.metrics.watch(hub, sio.manager)
 
     peers = None
     if settings.redis_url is not None:
@@ -106,7 +108,10 @@ def create_app(
         )
 
     if settings.admin_ui:
-        # production mode: development mode costs one more emit per recipient of every message. Read-only:
-        # rooms changed from the UI would bypass the hub's own subscription sets.
-        sio.instrument(auth=authenticator.admin_ui_login, mode="production", read_only=True)
-    return HubApp(sio, hub, create_http_app(hub, settings, lifespan, authenticator), settings)
+        # production mode by default: development mode reports every connection, room change, received event
+        # and ping to /admin (one more emit each). Read-only: rooms changed from the UI would bypass the
+        # hub's own subscription sets.
+        sio.instrument(auth=authenticator.admin_ui_login, mode=settings.admin_ui_mode, read_only=True)
+    http = create_http_app(hub, settings, lifespan, authenticator)
+    mount_admin_ui(http, settings)  # the UI's page at /admin-ui/ (or why it cannot be had)
+    return HubApp(sio, hub, http, settings)

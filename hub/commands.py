@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -52,6 +53,8 @@ class PendingCommand:
     request_id: str | None
     deadline: asyncio.TimerHandle | None = field(default=None, repr=False)
     ended_by: Literal["source", "timeout", "hub"] | None = None
+    accepted_at: float = field(default_factory=time.monotonic, repr=False)
+    """When the hub accepted it (`time.monotonic()`), for its latency."""
 
 
 ENDED_REMEMBERED = 10_000

@@ -26,12 +26,14 @@ from hub.messages import (
     TERMINAL_STATUSES,
     CommandAck,
     CommandRequest,
+    CommandStatus,
     Level,
     SubscribeAck,
     SubscriptionRequest,
     UnsubscribeAck,
     to_micros,
 )
+from hub.metrics import HubMetrics
 from hub.publisher import Publisher
 from hub.source import Source, SourceCommand, SourceStatus
 from hub.subscriptions import Subscriptions
@@ -65,6 +67,8 @@ class Hub:
         self.started = time.time()
         self.rejected_values = 0
         self.slow_clients_disconnected = 0
+        self.slow_client_messages_dropped = 0
+        self.metrics = HubMetrics()
         self._limits = LimitMonitor(self.catalog.types)
         self._executions: set[asyncio.Task[None]] = set()
         self._warned: set[str] = set()
@@ -114,9 +118,7 @@ class Hub:
             await tasks.stop(producers)
             for pending in self.commands.pending():
                 if self.commands.finish(pending.command_id, "hub"):
-                    self.publish.confirmation(
-                        pending, "failed", "the hub shut down before the device confirmed"
-                    )
+                    self._end(pending, "failed", "the hub shut down before the device confirmed")
             await tasks.stop(self._executions)
             await tasks.stop([writer])
 
@@ -142,7 +144,10 @@ class Hub:
             elif step["status"] in TERMINAL_STATUSES:
                 steps.pop(step["command_id"], None)
         for step in steps.values():
-            pending = PendingCommand(step["command_id"], step["command"], step.get("request_id"))
+            accepted_at = time.monotonic() - (now_us - step["time_us"]) / 1e6
+            pending = PendingCommand(
+                step["command_id"], step["command"], step.get("request_id"), accepted_at=accepted_at
+            )
             if self.commands.get(pending.command_id) is not None:
                 continue
             template = self.catalog.commands.get(pending.command)
@@ -252,9 +257,11 @@ class Hub:
         if pending is None:
             self._confirmation_after_end(command_id, status, str(message))
             return
-        self.publish.confirmation(pending, cast(SourceStatus, status), str(message))
         if status in TERMINAL_STATUSES:
+            self._end(pending, cast(SourceStatus, status), str(message))
             self.commands.finish(command_id, "source")
+        else:
+            self.publish.confirmation(pending, cast(SourceStatus, status), str(message))
 
     def _confirmation_after_end(self, command_id: str, status: str, message: str) -> None:
         ended = self.commands.ended(command_id)
@@ -288,6 +295,7 @@ class Hub:
     def shed(self, client: str, backlog: int) -> None:
         """The transport disconnected `client` for falling `backlog` messages behind; tell the operators."""
         self.slow_clients_disconnected += 1
+        self.slow_client_messages_dropped += backlog
         text = f"a client fell {backlog} messages behind and was disconnected; it can resume with since"
         details = {"client": client, "backlog": backlog}
         if self.peers is not None and not self.peers.leading:
@@ -379,7 +387,7 @@ class Hub:
             await self.history.flush()
         except Exception as error:
             if self.commands.finish(pending.command_id, "hub"):
-                self.publish.confirmation(pending, "failed", "not sent: the history log could not be written")
+                self._end(pending, "failed", "not sent: the history log could not be written")
             raise HubError("the command could not be written to the history log; it was not sent") from error
         execution = tasks.start(
             self._execute(SourceCommand(pending.command_id, template.command, parameters)), "command"
@@ -395,13 +403,22 @@ class Hub:
             log.warning("the source refused %s: %s", command.command, error)
             pending = self.commands.get(command.command_id)
             if pending is not None:
-                self.publish.confirmation(pending, "failed", f"the source refused it: {error}")
+                self._end(pending, "failed", f"the source refused it: {error}")
                 self.commands.finish(command.command_id, "source")
 
     def _timed_out(self, pending: PendingCommand) -> None:
         template = self.catalog.commands.get(pending.command)  # its device may have withdrawn it since
         within = "" if template is None else f" within {template.timeout_s:g} s"
-        self.publish.confirmation(pending, "timeout", f"no result from the device{within}")
+        self._end(pending, "timeout", f"no result from the device{within}")
+
+    def _end(self, pending: PendingCommand, status: CommandStatus, message: str) -> None:
+        """Publish a command's terminal confirmation; count it and log it with its latency."""
+        self.publish.confirmation(pending, status, message)
+        seconds = time.monotonic() - pending.accepted_at
+        self.metrics.command_ended(status, seconds)
+        log.info(
+            "command %s %s %s after %.3f s: %r", pending.command, pending.command_id, status, seconds, message
+        )
 
     # --- state --------------------------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ that can yield.
 
 This depends on internals of python-socketio/python-engineio, pinned in requirements.txt and checked by
 tests/test_emitter.py: the text form of a Socket.IO EVENT packet on the default namespace, the Engine.IO
-packet's `encode_cache`, and the Engine.IO socket's `queue` and `closed`. Everything else goes through the
-library as usual.
+packet's `encode_cache`, the Engine.IO socket's `queue` and `closed`, and the manager's `rooms` (only their
+sizes, to count recipients once per message). Everything else goes through the library as usual.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from engineio import packet as eio_packet
 from hub.websocket import PreparedText
 
 log = logging.getLogger(__name__)
+
+_NO_ROOMS: dict[str | None, Any] = {}
 
 
 def event_frame(event: str, text: str) -> str:
@@ -51,23 +53,30 @@ class RoomEmitter(socketio.AsyncManager):  # type: ignore[misc]  # python-socket
         super().__init__(**options)
         self.queue_limit = queue_limit
         self.on_shed = on_shed
+        self.sent: dict[str, int] = dict.fromkeys(("data", "confirmation", "notification"), 0)
+        """Messages put on clients' queues, by event: one per recipient (for the metrics)."""
 
     async def send_text(self, event: str, text: str, room: str | None, skip: Collection[str] = ()) -> None:
         """Send `text` (one JSON value) as `event` to every client in `room` (everyone when None)."""
         frame = None  # built for the first recipient: a type nobody watches costs no encoding
         sockets: dict[str, Any] = self.server.eio.sockets
         limit = self.queue_limit
+        members = self.rooms.get("/", _NO_ROOMS).get(room)  # what get_participants copies as the loop starts
+        recipients = 0 if members is None else len(members)  # less those skipped: no count per recipient
         for sid, eio_sid in self.get_participants("/", room):
             socket = sockets.get(eio_sid)
             if socket is None or socket.closed or sid in skip:
+                recipients -= 1
                 continue
             if socket.queue.qsize() >= limit:
+                recipients -= 1
                 await self._shed(sid, socket)
                 continue
             if frame is None:
                 frame = engineio_message(event_frame(event, text))
             socket.queue.put_nowait(frame)  # (Engine.IO's send would check for a ping timeout first: the
             # server's service task does that for every socket anyway)
+        self.sent[event] = self.sent.get(event, 0) + recipients
 
     async def _shed(self, sid: str, socket: Any) -> None:
         """Disconnect a client that does not keep up, without waiting for it to read anything."""

@@ -87,6 +87,17 @@ def create_http_app(
         return contract.asyncapi(host=request.url.netloc)
 
     @app.get(
+        "/metrics",
+        summary="Prometheus metrics (text format; OpenMetrics if the Accept header asks for it)",
+        response_class=Response,
+        responses={200: {"description": "The metrics", "content": METRICS_CONTENT}, **UNAUTHORIZED},
+        dependencies=[viewer],
+    )
+    async def metrics(request: Request) -> Response:
+        body, content_type = hub.metrics.exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    @app.get(
         "/telemetry-types",
         summary="Telemetry type definitions",
         dependencies=[viewer],
@@ -215,6 +226,10 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
         "model": Problem,
         "description": "The token's role is not enough (or no admin token exists, for DELETE)",
     },
+}
+METRICS_CONTENT = {
+    media_type: {"schema": {"type": "string"}}
+    for media_type in ("text/plain", "application/openmetrics-text")
 }
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "A parameter is invalid; the message names it"},

@@ -30,6 +30,8 @@ class Publisher:
         self.fanout = fanout
         self.forward: Callable[[Record], None] | None = None
         """Told every message too: the stream to the other hub processes, when there are any."""
+        self.published: dict[str, int] = dict.fromkeys(("data", "confirmation", "notification"), 0)
+        """Messages published, by type (for the metrics)."""
 
     def data(self, id: str, value: Value, time_us: int) -> DataMessage:
         """A checked value (the hot path: the model is built without validating again)."""
@@ -87,5 +89,6 @@ class Publisher:
         record = Record(message.seq, message.type, getattr(message, "id", None), time_us, text)
         self.history.append(record)
         self.fanout.publish(record)
+        self.published[record.type] = self.published.get(record.type, 0) + 1
         if self.forward is not None:
             self.forward(record)

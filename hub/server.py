@@ -159,6 +159,7 @@ def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings, authentica
             ack = await hub.command(request)
         except HubError as error:
             log.info("command %s from %s (%s) refused: %s", request.command, sid, principal.name, error.code)
+            hub.metrics.command_refused(error.code)
             raise
         log.info(
             "command %s from %s (%s) accepted as %s", request.command, sid, principal.name, ack.command_id

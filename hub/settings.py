@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LogFormat = Literal["text", "json"]
 
 
 class Settings(BaseSettings):
@@ -97,9 +98,25 @@ class Settings(BaseSettings):
         description="Largest message a client may send; a connection sending more is closed.",
     )
     admin_ui: bool = Field(
-        False, description="Serve the Socket.IO Admin UI namespace (/admin), for admin tokens only."
+        False,
+        description="Serve the Socket.IO Admin UI namespace (/admin), for admin tokens only, and the UI at "
+        "/admin-ui/.",
+    )
+    admin_ui_mode: Literal["production", "development"] = Field(
+        "production",
+        description="Admin UI: production (server figures), or development (also every socket, its rooms "
+        "and the events clients send, at one more emit to /admin for each).",
+    )
+    admin_ui_dir: Path = Field(
+        Path("clients/admin-ui"),
+        description="Where `npm ci --prefix clients/admin-ui` installed the Admin UI served at /admin-ui/.",
     )
     log_level: LogLevel = Field("info", description="debug, info, warning, error or critical.")
+    log_format: LogFormat = Field(
+        "text",
+        description="Log lines on stderr: text (readable), or json (one JSON object a line: timestamp, "
+        "level, logger, message, exception).",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -141,7 +158,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value

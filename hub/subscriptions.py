@@ -6,6 +6,8 @@ asking the transport.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from hub.catalog import Catalog
 from hub.errors import UnknownTelemetryType
 from hub.messages import SubscriptionRequest
@@ -19,6 +21,7 @@ class Subscriptions:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._by_client: dict[str, set[str]] = {}
+        self._subscribers: Counter[str] = Counter()  # per id, kept as the sets change (a scrape reads it)
 
     def resolve(self, request: SubscriptionRequest) -> set[str]:
         """The ids a request names; raises UnknownTelemetryType listing every unknown id and group."""
@@ -48,6 +51,7 @@ class Subscriptions:
         current = self._by_client.setdefault(client, set())
         new = ids - current
         current |= new
+        self._subscribers.update(new)
         return new
 
     def remove(self, client: str, ids: set[str]) -> set[str]:
@@ -55,16 +59,12 @@ class Subscriptions:
         current = self._by_client.get(client, set())
         removed = ids & current
         current -= removed
+        self._subscribers.subtract(removed)
         return removed
 
     def drop(self, client: str) -> None:
-        self._by_client.pop(client, None)
+        self._subscribers.subtract(self._by_client.pop(client, ()))
 
     def counts(self) -> dict[str, int]:
-        """Subscribers per telemetry id."""
-        counts = dict.fromkeys(self.catalog.types, 0)
-        for ids in self._by_client.values():
-            for telemetry_id in ids:
-                if telemetry_id in counts:  # (not an id a device has withdrawn since)
-                    counts[telemetry_id] += 1
-        return counts
+        """Subscribers per telemetry id of the catalog (not an id a device has withdrawn since)."""
+        return {telemetry_id: self._subscribers[telemetry_id] for telemetry_id in self.catalog.types}

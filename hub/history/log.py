@@ -51,7 +51,11 @@ class HistoryLog:
         """True in the process that writes the log (every hub on its own; one process of several)."""
         self.on_written: Callable[[int], None] = lambda seq: None
         """Told the highest seq written after each batch that wrote records."""
+        self.on_batch: Callable[[float], None] = lambda seconds: None
+        """Told how many seconds each batch that wrote records took (for the metrics)."""
         self.last_error: str | None = None
+        self.write_errors = 0
+        """Writes that failed (their records were kept for the next one)."""
 
     @property
     def last_seq(self) -> int:
@@ -168,6 +172,7 @@ class HistoryLog:
             except Exception as error:
                 self._pending[:0] = batch  # keep them, in order, for the next attempt
                 self.last_error = f"{type(error).__name__}: {error}"
+                self.write_errors += 1
                 raise
             finally:
                 self._writing = []
@@ -175,7 +180,9 @@ class HistoryLog:
             self._count += len(batch)
             self.last_error = None
             if batch:
-                log.debug("wrote %d records in %.1f ms", len(batch), (time.perf_counter() - started) * 1e3)
+                seconds = time.perf_counter() - started
+                log.debug("wrote %d records in %.1f ms", len(batch), seconds * 1e3)
+                self.on_batch(seconds)
                 self.on_written(batch[-1].seq)
 
     async def run(self) -> None:

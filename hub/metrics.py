@@ -1,0 +1,183 @@
+"""Prometheus metrics for `GET /metrics`, in a registry each hub owns (several hubs in one process, as in the
+tests, never share one).
+
+The hot paths stay as they were: the emit path adds its recipients to a plain counter once per message, not
+once per recipient, and the publisher adds one per message; everything that is state (clients,
+subscriptions, backlogs, the source's state) is read only when Prometheus scrapes, by `_StateCollector`.
+Histograms are observed once per command and once per log batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, get_args
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+
+from hub.messages import TERMINAL_STATUSES
+from hub.supervisor import SourceState
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+    from hub.emitter import RoomEmitter
+
+EVENTS = ("data", "confirmation", "notification")
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `*_created` series (a process-wide switch)
+
+COMMAND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+"""Seconds from acceptance to a terminal status: a device's answer, or the hub's timeout (10 s by default)."""
+
+WRITE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+"""Seconds to write one batch (every 0.1 s at most) to the log; past 0.1 s the writer falls behind."""
+
+
+class HubMetrics:
+    """The hub's metrics: counters and histograms fed as things happen, and the hub's state read at scrape."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.commands = Counter(
+            "hub_commands",
+            "Commands that ended, by terminal status: completed, failed (by the device, refused by the "
+            "source, or cut short by a shutdown), timeout (no result within the template's timeout_s).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.command_latency = Histogram(
+            "hub_command_latency_seconds",
+            "Seconds from a command's acceptance to its terminal status, by that status.",
+            ["status"],
+            buckets=COMMAND_BUCKETS,
+            registry=self.registry,
+        )
+        self.commands_refused = Counter(
+            "hub_commands_refused",
+            "Commands refused with an error ack before being sent, by error code (forbidden, rate_limited, "
+            "unknown_command, invalid_parameters, source_unavailable, internal_error, ...).",
+            ["code"],
+            registry=self.registry,
+        )
+        self.history_write = Histogram(
+            "hub_history_write_seconds",
+            "Seconds to write one batch of records to the history log (successful writes with records).",
+            buckets=WRITE_BUCKETS,
+            registry=self.registry,
+        )
+        for status in sorted(TERMINAL_STATUSES):  # present (at 0) before the first command ends
+            self.commands.labels(status)
+            self.command_latency.labels(status)
+        ProcessCollector(registry=self.registry)
+
+    def command_ended(self, status: str, seconds: float) -> None:
+        self.commands.labels(status).inc()
+        self.command_latency.labels(status).observe(seconds)
+
+    def command_refused(self, code: str) -> None:
+        self.commands_refused.labels(code).inc()
+
+    def watch(self, hub: Hub, emitter: RoomEmitter) -> None:
+        """Report `hub`'s state and `emitter`'s deliveries at every scrape, and time the log's batches."""
+        hub.history.on_batch = self.history_write.observe
+        self.registry.register(_StateCollector(hub, emitter))
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The metrics in the format the `Accept` header asks for (Prometheus text by default, or
+        OpenMetrics), and its content type."""
+        encode, content_type = choose_encoder(accept or "")
+        return encode(self.registry), content_type
+
+
+class _StateCollector:
+    """What the hub's objects already keep, turned into metrics when Prometheus scrapes."""
+
+    def __init__(self, hub: Hub, emitter: RoomEmitter) -> None:
+        self.hub = hub
+        self.emitter = emitter
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self.hub
+        yield GaugeMetricFamily(
+            "hub_connected_clients", "Socket.IO clients connected to this process.", value=len(hub.clients)
+        )
+        subscriptions = GaugeMetricFamily(
+            "hub_subscriptions", "Clients of this process subscribed to each telemetry id.", labels=["id"]
+        )
+        for telemetry_id, count in sorted(hub.subscriptions.counts().items()):
+            subscriptions.add_metric([telemetry_id], count)
+        yield subscriptions
+        sent = CounterMetricFamily(
+            "hub_messages_sent",
+            "Messages delivered to clients of this process, one per recipient, by event; latest values "
+            "sent on subscribe and replays included.",
+            labels=["event"],
+        )
+        for event in EVENTS:
+            sent.add_metric([event], self.emitter.sent.get(event, 0))
+        yield sent
+        published = CounterMetricFamily(
+            "hub_messages_published",
+            "Messages this process numbered and logged, by type (with several processes, only the leader "
+            "publishes).",
+            labels=["type"],
+        )
+        for event in EVENTS:
+            published.add_metric([event], hub.publish.published.get(event, 0))
+        yield published
+        dropped = CounterMetricFamily(
+            "hub_messages_dropped",
+            "Messages thrown away, by reason: slow_client (queued for a client disconnected for falling "
+            "behind; it can resume), rejected_value (telemetry the hub refused: unknown id, bad value, or "
+            "the log cannot be written).",
+            labels=["reason"],
+        )
+        dropped.add_metric(["slow_client"], hub.slow_client_messages_dropped)
+        dropped.add_metric(["rejected_value"], hub.rejected_values)
+        yield dropped
+        yield CounterMetricFamily(
+            "hub_slow_clients_disconnected",
+            "Clients disconnected for holding more than HUB_CLIENT_QUEUE_LIMIT queued messages.",
+            value=hub.slow_clients_disconnected,
+        )
+        yield GaugeMetricFamily(
+            "hub_commands_pending",
+            "Commands accepted and not ended yet.",
+            value=len(hub.commands),
+        )
+        yield GaugeMetricFamily(
+            "hub_delivery_backlog",
+            "Messages (and subscription changes) waiting for the fan-out to deliver them.",
+            value=hub.fanout.backlog,
+        )
+        yield GaugeMetricFamily(
+            "hub_history_backlog",
+            "Records in the history log's memory, not written yet (a follower: not yet reported written by "
+            "the leader).",
+            value=hub.history.pending,
+        )
+        yield CounterMetricFamily(
+            "hub_history_write_errors",
+            "Failed writes to the history log (each is retried with its records).",
+            value=hub.history.write_errors,
+        )
+        yield GaugeMetricFamily(
+            "hub_history_last_seq", "The seq of the last message numbered or received.", hub.history.last_seq
+        )
+        leading = hub.peers is None or hub.peers.leading
+        state = GaugeMetricFamily(
+            "hub_source_state",
+            "1 for the state the source is in (starting, running, down, stopped), 0 for the others; all 0 in "
+            "a process that does not lead (another one runs the source).",
+            labels=["source", "state"],
+        )
+        for name in get_args(SourceState):
+            state.add_metric([hub.source.name, name], int(leading and hub.supervisor.state == name))
+        yield state
+        yield GaugeMetricFamily(
+            "hub_leader",
+            "1 while this process runs the source and writes the log (always, for a hub on its own).",
+            value=int(leading),
+        )
