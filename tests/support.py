@@ -170,3 +170,24 @@ async def main_process(
 async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
     async for line in stream:
         into.append(line.decode())
+
+
+async def shed_a_stalled_client(
+    url: str, source: Any, clock: Callable[[], float]
+) -> tuple[Client, Message, int, ClientConnection]:
+    """A healthy client and one that subscribes and never reads again, both on the id `label` of the fake
+    source; produce large values until the hub sheds the stalled one (HUB_CLIENT_QUEUE_LIMIT). Returns the
+    healthy client, its `client_too_slow` notification, how many values were produced, and the stalled
+    websocket (for the caller to abort)."""
+    healthy = await Client().connect(url)
+    await healthy.call("subscribe", {"ids": ["label"]})
+    stalled = await raw_client(url, subscribe='{"ids":["label"]}')  # and then it never reads again
+    big = "x" * 20_000
+    produced = 0
+    while not healthy.of("notification", code="client_too_slow"):  # until the socket buffers are full
+        assert produced < 5000, "the stalled client was never disconnected"
+        source.emit("label", f"{produced}:{big}", clock())
+        produced += 1
+        await asyncio.sleep(0.001)  # the healthy client reads in this same event loop
+    [notice] = healthy.of("notification", code="client_too_slow")
+    return healthy, notice, produced, stalled

@@ -17,7 +17,7 @@ from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
-from tests.support import Client, eventually, is_, raw_client, serve
+from tests.support import eventually, is_, serve, shed_a_stalled_client
 
 
 def test_the_pinned_versions_are_the_ones_checked() -> None:
@@ -55,17 +55,7 @@ async def test_a_stalled_client_is_disconnected_and_the_others_get_everything(
     app = create_app(settings, source=source, history=MemoryHistory())
     async with serve(app) as url:
         await source.started.wait()
-        healthy = await Client().connect(url)
-        await healthy.call("subscribe", {"ids": ["label"]})
-        stalled = await raw_client(url, subscribe='{"ids":["label"]}')  # and then it never reads again
-        big = "x" * 20_000
-        produced = 0
-        while not healthy.of("notification", code="client_too_slow"):  # until the socket buffers are full
-            assert produced < 5000, "the stalled client was never disconnected"
-            source.emit("label", f"{produced}:{big}", clock())
-            produced += 1
-            await asyncio.sleep(0.001)  # the healthy client reads in this same event loop
-        [notice] = healthy.of("notification", code="client_too_slow")
+        healthy, notice, produced, stalled = await shed_a_stalled_client(url, source, clock)
         assert notice["details"]["backlog"] >= 200
         received = await healthy.wait_for(is_("data", id="label"), count=produced, within=30)
         assert [int(m["value"].split(":")[0]) for m in received] == list(range(produced))

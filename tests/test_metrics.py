@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import httpx
@@ -14,7 +13,7 @@ from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource, UnwritableHistory
-from tests.support import Client, eventually, is_, raw_client, serve
+from tests.support import Client, eventually, is_, serve, shed_a_stalled_client
 
 Samples = dict[str, float]
 
@@ -126,17 +125,7 @@ async def test_a_shed_slow_client_is_counted_with_the_messages_dropped(
     app = create_app(settings, source=source, history=MemoryHistory())
     async with serve(app) as url:
         await source.started.wait()
-        healthy = await Client().connect(url)
-        await healthy.call("subscribe", {"ids": ["label"]})
-        stalled = await raw_client(url, subscribe='{"ids":["label"]}')  # and then it never reads again
-        big = "x" * 20_000
-        produced = 0
-        while not healthy.of("notification", code="client_too_slow"):  # until the socket buffers are full
-            assert produced < 5000, "the stalled client was never disconnected"
-            source.emit("label", f"{produced}:{big}", clock())
-            produced += 1
-            await asyncio.sleep(0.001)  # the healthy client reads in this same event loop
-        [notice] = healthy.of("notification", code="client_too_slow")
+        healthy, notice, produced, stalled = await shed_a_stalled_client(url, source, clock)
         await healthy.wait_for(is_("data", id="label"), count=produced, within=30)
         await eventually(lambda: len(app.hub.clients) == 1)
         metrics = await scrape(url)
