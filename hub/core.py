@@ -107,7 +107,7 @@ class Hub:
         write, carries on its limit states and keeps tracking its pending commands."""
         if takeover:
             await self.history.take_over()
-            self._carry_on()
+            await self._carry_on()
         writer = tasks.start(self.history.run(), "history writer")
         producers = [tasks.start(self.supervisor.run(), "source")]
         if retention_s is not None:
@@ -122,15 +122,14 @@ class Hub:
             await tasks.stop(self._executions)
             await tasks.stop([writer])
 
-    def _carry_on(self) -> None:
+    async def _carry_on(self) -> None:
         """Take over from the previous leader what it kept in memory and the log can tell: each limit's
         state (from the latest values, so a value out of limits is not reported again) and the commands
-        it had accepted and not seen end (tracked again for the rest of their timeout)."""
+        it had accepted and not seen end (tracked again for the rest of their timeout), before the source
+        starts and could report one of them."""
         for telemetry_id, (_, text) in self.fanout.latest.items():
             self._limits.check(telemetry_id, codec.loads(text).get("value"))
-        adopting = tasks.start(self._adopt_commands(), "commands of the previous leader")
-        self._executions.add(adopting)
-        adopting.add_done_callback(self._executions.discard)
+        await self._adopt_commands()
 
     async def _adopt_commands(self) -> None:
         longest = max((c.timeout_s for c in self.catalog.commands.values()), default=0.0)

@@ -232,8 +232,13 @@ async def test_a_stopped_leader_hands_over_at_once_and_leaves_no_gap(shared: dic
         await on_leader.connect(leader.url)
         await on_leader.call("subscribe", {"all": True})
         await on_leader.wait_for(is_("data"), count=20, within=10)
+        old = (await health(leader))["cluster"]["process"]
         leader.process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(leader.process.wait(), 10) == 0
+        redis = Redis.from_url(REDIS_URL)
+        holder = await redis.get(f"{shared['HUB_REDIS_CHANNEL']}:leader")
+        await redis.aclose()
+        assert holder != old.encode()  # given back on the way out, not left to expire
         last_seen = on_leader.received[-1]["seq"]
         resumed = Client()
         await resumed.connect(follower.url, auth={"since": last_seen})

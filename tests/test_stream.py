@@ -27,8 +27,12 @@ class Log:
         return self.records[-1].seq if self.records else 0
 
 
-def batch(leader: str, *seqs: int, written: int = 0) -> dict[str, Any]:
-    return {"leader": leader, "records": [[s, "data", "a", s, "{}"] for s in seqs], "written": written}
+TERMS = {"A": 1, "B": 2}
+
+
+def batch(leader: str, *seqs: int, written: int = 0, term: int = 0) -> dict[str, Any]:
+    records = [[s, "data", "a", s, "{}"] for s in seqs]
+    return {"leader": leader, "term": term or TERMS[leader], "records": records, "written": written}
 
 
 def follower() -> tuple[StreamFollower, Log]:
@@ -59,3 +63,12 @@ def test_a_new_leader_numbers_past_the_old_one_and_the_old_one_is_ignored_after(
     assert stream.receive(batch("A", 3))  # the old leader, not knowing yet it was replaced
     assert [r.seq for r in log.records] == [1, 2, 1_000_003, 1_000_004]
     assert stream.gaps == 0 and stream.leader == "B"
+
+
+def test_a_leader_that_leads_again_is_followed_in_its_new_term() -> None:
+    stream, log = follower()
+    stream.receive(batch("A", 1, 2))
+    stream.receive(batch("B", 1_000_003))
+    assert stream.receive(batch("A", 2_000_004, 2_000_005, term=3))  # A again, a term later: no gap
+    assert [r.seq for r in log.records][-2:] == [2_000_004, 2_000_005]
+    assert stream.leader == "A" and stream.term == 3 and stream.gaps == 0

@@ -14,8 +14,10 @@ commands it had accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hub import codec, tasks
-from hub.cluster.lease import Lease
+from hub.cluster.lease import RENEW_S, Lease
 from hub.cluster.stream import HEARTBEAT_S, StreamFollower, StreamSender, catch_up
 from hub.emitter import RedisRoomEmitter
 from hub.errors import ErrorCode, HubError, SourceUnavailable
@@ -47,6 +49,7 @@ class Cluster:
         self.process = manager.host_id
         self._redis = Redis.from_url(url)
         self._templates_key = f"{channel}:templates"
+        self._term_key = f"{channel}:term"
         self.lease = Lease(self._redis, f"{channel}:leader", self.process)
         self.leading = False
         self._hub: Hub | None = None
@@ -97,34 +100,58 @@ class Cluster:
     async def _contend(self, retention_s: float | None) -> None:
         while True:
             await self.lease.acquire()
-            log.info("this process leads now: it runs the source and writes the log")
-            while not self._batches.empty():  # the last of the old leader's stream, to write it
-                self._take(self._batches.get_nowait())
-            sender = self._sender
-            assert sender is not None
             try:
-                async with self.hub.leading(retention_s, takeover=True):
-                    self.leading = True
-                    sender.start()
-                    self.hub.publish.forward = sender.record
-                    self.hub.history.on_written = sender.written
-                    await self._share_templates(self.hub.catalog.templates)
-                    previous = None if self._follower is None else self._follower.leader
-                    self.hub.publish.notification(
-                        "info" if previous is None else "warning",
-                        "leader_changed",
-                        f"hub process {self.process} runs the source now"
-                        + ("" if previous is None else f", in place of {previous}"),
-                        details={"process": self.process, "previous": previous},
-                    )
-                    await self.lease.keep()
-            finally:  # what the leader published while stopping (failed commands) goes out too
-                self.leading = False
-                self.hub.publish.forward = None
-                self.hub.history.on_written = lambda seq: None
-                await sender.stop()
+                await self._lead(retention_s)
+            except Exception:  # a failed takeover or step-down must not end this process's candidacy
+                log.exception("leading failed; giving the lease up and following")
+                await self.lease.release()
+            self.leading = False
+            if self.hub.history.writing:
+                try:
+                    await self.hub.history.step_down()
+                except Exception:
+                    log.exception("writing the log while stepping down failed")
+            if self._follower is not None:
+                self._follower.heard = time.monotonic()  # silence is counted from now
             log.error("this process no longer leads; it follows the stream of the next leader")
-            await self.hub.history.step_down()
+            await asyncio.sleep(RENEW_S)
+
+    async def _lead(self, retention_s: float | None) -> None:
+        """One term: from the lease's acquisition to its loss. The lease is renewed from the start, so a slow
+        takeover cannot let it expire unnoticed; the term ends as soon as a renewal fails."""
+        term = await self._redis.incr(self._term_key)
+        keeper = tasks.start(self.lease.keep(), "lease renewal")
+        log.info("this process leads now (term %d): it runs the source and writes the log", term)
+        while not self._batches.empty():  # the last of the old leader's stream, to write it
+            self._take(self._batches.get_nowait())
+        sender = self._sender
+        assert sender is not None
+        try:
+            async with self.hub.leading(retention_s, takeover=True):
+                self.leading = True
+                sender.start(term)
+                self.hub.publish.forward = sender.record
+                self.hub.history.on_written = sender.written
+                previous = None if self._follower is None else self._follower.leader
+                self.hub.publish.notification(
+                    "info" if previous is None else "warning",
+                    "leader_changed",
+                    f"hub process {self.process} runs the source now"
+                    + ("" if previous is None else f", in place of {previous}"),
+                    details={"process": self.process, "previous": previous},
+                )
+                await asyncio.wait_for(self._share_templates(self.hub.catalog.templates), RENEW_S)
+                await asyncio.shield(keeper)  # until a renewal fails
+        finally:
+            await tasks.stop([keeper])
+            self.leading = False
+            self.hub.publish.forward = None
+            self.hub.history.on_written = lambda seq: None
+            try:  # written first, then streamed: the next leader must find what it is told of in the log
+                await self.hub.history.flush()
+            finally:  # what the leader published while stopping (failed commands) goes out too, briefly
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sender.stop(), RENEW_S)
 
     # --- as the leader ----------------------------------------------------------------------------------
 
@@ -203,9 +230,16 @@ class Cluster:
         """Follow the leader's stream: join it where it is, then take each batch as it comes."""
         assert self._follower is not None
         history = self.hub.history
-        missing, held = await catch_up(self._batches, history.last_seq, self._read)
+        while True:
+            try:
+                missing, held = await catch_up(self._batches, lambda: history.last_seq, self._read)
+                break
+            except Exception:  # the log could not be read: try again with the next batches
+                log.exception("catching up with the leader's stream failed; retrying")
+                await asyncio.sleep(RENEW_S)
         for record in missing:
-            self.hub.follow(record)
+            if record.seq > history.last_seq:
+                self.hub.follow(record)
         for batch in held:
             self._take(batch)
         while True:
@@ -214,7 +248,7 @@ class Cluster:
     def _take(self, batch: dict[str, Any]) -> None:
         assert self._follower is not None
         if not self.leading and not self._follower.receive(batch):
-            self._start(self._reconnect_clients(), "reconnect clients after a gap")
+            self._start(self._reconnect_clients(self._follower.missed_up_to), "reconnect after a gap")
 
     async def _read(self, after: int, up_to: int) -> list[Record]:
         records: list[Record] = []
@@ -225,9 +259,15 @@ class Cluster:
                 return records
             after = page[-1].seq
 
-    async def _reconnect_clients(self) -> None:
-        """This process missed part of the stream: its clients did too. Closing their connections makes
-        them reconnect and resume with `since` from the shared log, which has what they missed."""
+    async def _reconnect_clients(self, missed_up_to: int) -> None:
+        """This process missed part of the stream, up to `missed_up_to`: its clients did too. Once the leader
+        has written that far, closing their connections makes them reconnect and resume with `since` from
+        the shared log, which then has what they missed."""
+        history = self.hub.history
+        with contextlib.suppress(TimeoutError):  # a leader gone meanwhile: the takeover writes it
+            async with asyncio.timeout(10 * HEARTBEAT_S):
+                while history.written_seq < missed_up_to:  # noqa: ASYNC110 (marks come in batches)
+                    await asyncio.sleep(HEARTBEAT_S / 10)
         clients = list(self.manager.get_participants("/", None))
         log.warning(
             "closing the connections of %d clients so that they resume what they missed", len(clients)

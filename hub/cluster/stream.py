@@ -43,6 +43,7 @@ class StreamSender:
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self.term = 0
 
     def record(self, record: Record) -> None:
         self._records.append([record.seq, record.type, record.id, record.time_us, record.payload])
@@ -52,7 +53,9 @@ class StreamSender:
         self._written = seq
         self._wake.set()
 
-    def start(self) -> None:
+    def start(self, term: int) -> None:
+        """Stream as the leader of `term` (a number each new leader takes from Redis, counting up)."""
+        self.term = term
         self._closing = False
         self._task = tasks.start(self._run(), "stream to the other hub processes")
 
@@ -70,13 +73,16 @@ class StreamSender:
             with contextlib.suppress(TimeoutError):  # nothing to send: a heartbeat
                 await asyncio.wait_for(self._wake.wait(), HEARTBEAT_S)
             await self._drain()
+        if self._records:  # queued while the last batch was being published
+            await self._drain()
 
     async def _drain(self) -> None:
         self._wake.clear()
         records, self._records = self._records, []
         try:
-            await self._publish({"kind": "stream", "leader": self.leader, "records": records,
-                                 "written": self._written, "last": self._last_seq()})  # fmt: skip
+            await self._publish({"kind": "stream", "leader": self.leader, "term": self.term,
+                                 "records": records, "written": self._written,
+                                 "last": self._last_seq()})  # fmt: skip
         except Exception:  # the Redis manager logs and gives up after a retry; this is a last resort
             log.exception("publishing %d messages to the other hub processes failed", len(records))
 
@@ -96,21 +102,22 @@ class StreamFollower:
         self._missed = missed
         self._last_seq = last_seq
         self.leader: str | None = None
+        self.term = 0
         self.gaps = 0
+        self.missed_up_to = 0
+        """The end of the last gap: the log has what was missed once the leader has written up to it."""
         self.heard = time.monotonic()
-        self._replaced: set[str] = set()
         self._expected: int | None = None
 
     def receive(self, batch: dict[str, Any]) -> bool:
         """Take one batch; False when it showed that part of the stream was missed."""
-        leader = batch["leader"]
-        if leader != self.leader:
-            if leader in self._replaced:
-                return True  # a leader that lost its lease and has not noticed yet
+        term = batch["term"]
+        if term < self.term:
+            return True  # a leader that lost its lease and has not noticed yet
+        if term > self.term:
             if self.leader is not None:
-                self._replaced.add(self.leader)
-                log.info("following a new leading process, %s", leader)
-            self.leader, self._expected = leader, None
+                log.info("following a new leading process, %s (term %d)", batch["leader"], term)
+            self.term, self.leader, self._expected = term, batch["leader"], None
         self.heard = time.monotonic()
         complete = True
         for seq, type_, id_, time_us, payload in batch["records"]:
@@ -118,6 +125,7 @@ class StreamFollower:
                 continue  # already here
             if self._expected is not None and seq != self._expected:
                 self.gaps += 1
+                self.missed_up_to = seq - 1
                 complete = False
                 log.warning("missed messages %d to %d of the leader's stream", self._expected, seq - 1)
                 self._missed()
@@ -132,16 +140,19 @@ class StreamFollower:
 
 
 async def catch_up(
-    batches: asyncio.Queue[dict[str, Any]], since: int, read: Callable[[int, int], Awaitable[list[Record]]]
+    batches: asyncio.Queue[dict[str, Any]],
+    since: Callable[[], int],
+    read: Callable[[int, int], Awaitable[list[Record]]],
 ) -> tuple[list[Record], list[dict[str, Any]]]:
-    """Join a stream under way. The log holds everything up to `since`; the first batch received shows where
-    the stream is. Wait until the leader has written everything before that point, then read from the log
-    what lies between (`read(after, up_to)`). Returns those records and the batches received meanwhile,
+    """Join a stream under way. This process has everything up to `since()`; the first batch received shows
+    where the stream is. Wait until the leader has written everything before that point, then read from the
+    log what lies between (`read(after, up_to)`). Returns those records and the batches received meanwhile,
     which follow them."""
     held = [await batches.get()]
     first = held[0]
     joined_at = first["records"][0][0] - 1 if first["records"] else first["last"]
     while held[-1]["written"] < joined_at:
         held.append(await batches.get())
-    missing = await read(since, joined_at) if joined_at > since else []
+    after = since()
+    missing = await read(after, joined_at) if joined_at > after else []
     return missing, held

@@ -47,6 +47,8 @@ class HistoryLog:
         self._count = 0
         self._flush_lock = asyncio.Lock()
         self._followed_from: int | None = None  # a follower: first seq of what it received without a gap
+        self.written_seq = 0
+        """A follower: everything up to this seq is in the backend, as the writer last reported."""
         self.writing = False
         """True in the process that writes the log (every hub on its own; one process of several)."""
         self.on_written: Callable[[int], None] = lambda seq: None
@@ -107,16 +109,17 @@ class HistoryLog:
         self._pending.append(record)
 
     def missed(self) -> None:
-        """A follower missed part of the writer's stream: it forgets what it kept (the backend will have
-        all of it), and counts as having received nothing until the next record."""
+        """A follower missed part of the writer's stream: what it received before the gap cannot be
+        written by it if it takes over (it counts as having received nothing until the next record). What
+        it missed is in the backend once the writer's written mark has passed it."""
         self._followed_from = None
-        self._pending = []
 
     def written(self, seq: int) -> None:
         """A follower: the writer has written everything up to `seq`."""
         kept = len(self._pending)
         self._pending = [r for r in self._pending if r.seq > seq]
         self._count += kept - len(self._pending)
+        self.written_seq = max(self.written_seq, seq)
 
     async def take_over(self) -> None:
         """A follower becomes the writer. The backend's marks are read again; the records it received and
@@ -189,8 +192,8 @@ class HistoryLog:
         """Flush every `flush_interval_s` until cancelled. Write errors are logged and retried."""
         while True:
             await asyncio.sleep(self.flush_interval_s)
-            try:
-                await self.flush()
+            try:  # shielded: cancelled halfway, the batch would be neither pending nor written
+                await asyncio.shield(self.flush())
             except Exception:
                 log.exception(
                     "history write failed; %d records kept for the next attempt", len(self._pending)
