@@ -260,3 +260,15 @@ async def test_a_takeover_after_a_gap_counts_the_old_reservation_as_lost(reopen:
     await follower.take_over()
     assert follower.unrecoverable_seq >= 4 + RESERVE_AHEAD  # a resume from before it is incomplete
     await follower.close()
+
+
+async def test_a_follower_waits_for_the_writer_to_report_a_seq_written(reopen: Reopen) -> None:
+    follower = HistoryLog(reopen())
+    await follower.open(write=False)
+    waiting = asyncio.create_task(follower.written_up_to(5))
+    follower.written(3)
+    await asyncio.sleep(0)  # let the waiter see the first mark
+    assert not waiting.done()
+    follower.written(5)
+    await asyncio.wait_for(waiting, 1)
+    await follower.close()

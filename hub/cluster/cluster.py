@@ -263,11 +263,8 @@ class Cluster:
         """This process missed part of the stream, up to `missed_up_to`: its clients did too. Once the leader
         has written that far, closing their connections makes them reconnect and resume with `since` from
         the shared log, which then has what they missed."""
-        history = self.hub.history
         with contextlib.suppress(TimeoutError):  # a leader gone meanwhile: the takeover writes it
-            async with asyncio.timeout(10 * HEARTBEAT_S):
-                while history.written_seq < missed_up_to:  # noqa: ASYNC110 (marks come in batches)
-                    await asyncio.sleep(HEARTBEAT_S / 10)
+            await asyncio.wait_for(self.hub.history.written_up_to(missed_up_to), 10 * HEARTBEAT_S)
         clients = list(self.manager.get_participants("/", None))
         log.warning(
             "closing the connections of %d clients so that they resume what they missed", len(clients)

@@ -49,6 +49,7 @@ class HistoryLog:
         self._followed_from: int | None = None  # a follower: first seq of what it received without a gap
         self.written_seq = 0
         """A follower: everything up to this seq is in the backend, as the writer last reported."""
+        self._written_moved = asyncio.Event()
         self.writing = False
         """True in the process that writes the log (every hub on its own; one process of several)."""
         self.on_written: Callable[[int], None] = lambda seq: None
@@ -119,7 +120,15 @@ class HistoryLog:
         kept = len(self._pending)
         self._pending = [r for r in self._pending if r.seq > seq]
         self._count += kept - len(self._pending)
-        self.written_seq = max(self.written_seq, seq)
+        if seq > self.written_seq:
+            self.written_seq = seq
+            moved, self._written_moved = self._written_moved, asyncio.Event()
+            moved.set()
+
+    async def written_up_to(self, seq: int) -> None:
+        """A follower: return once the writer has reported everything up to `seq` written."""
+        while self.written_seq < seq:
+            await self._written_moved.wait()
 
     async def take_over(self) -> None:
         """A follower becomes the writer. The backend's marks are read again; the records it received and
