@@ -9,8 +9,8 @@ Histograms are observed once per command and once per log batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, get_args
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, TypeVar, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from hub.emitter import RoomEmitter
 
 EVENTS = ("data", "confirmation", "notification")
+M = TypeVar("M", CounterMetricFamily, GaugeMetricFamily)
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `*_created` series (a process-wide switch)
 
@@ -103,40 +104,40 @@ class _StateCollector:
         yield GaugeMetricFamily(
             "hub_connected_clients", "Socket.IO clients connected to this process.", value=len(hub.clients)
         )
-        subscriptions = GaugeMetricFamily(
-            "hub_subscriptions", "Clients of this process subscribed to each telemetry id.", labels=["id"]
+        yield _labelled(
+            GaugeMetricFamily(
+                "hub_subscriptions", "Clients of this process subscribed to each telemetry id.", labels=["id"]
+            ),
+            sorted(hub.subscriptions.counts().items()),
         )
-        for telemetry_id, count in sorted(hub.subscriptions.counts().items()):
-            subscriptions.add_metric([telemetry_id], count)
-        yield subscriptions
-        sent = CounterMetricFamily(
-            "hub_messages_sent",
-            "Messages delivered to clients of this process, one per recipient, by event; latest values "
-            "sent on subscribe and replays included.",
-            labels=["event"],
+        yield _labelled(
+            CounterMetricFamily(
+                "hub_messages_sent",
+                "Messages delivered to clients of this process, one per recipient, by event; latest values "
+                "sent on subscribe and replays included.",
+                labels=["event"],
+            ),
+            ((event, self.emitter.sent.get(event, 0)) for event in EVENTS),
         )
-        for event in EVENTS:
-            sent.add_metric([event], self.emitter.sent.get(event, 0))
-        yield sent
-        published = CounterMetricFamily(
-            "hub_messages_published",
-            "Messages this process numbered and logged, by type (with several processes, only the leader "
-            "publishes).",
-            labels=["type"],
+        yield _labelled(
+            CounterMetricFamily(
+                "hub_messages_published",
+                "Messages this process numbered and logged, by type (with several processes, only the "
+                "leader publishes).",
+                labels=["type"],
+            ),
+            ((event, hub.publish.published.get(event, 0)) for event in EVENTS),
         )
-        for event in EVENTS:
-            published.add_metric([event], hub.publish.published.get(event, 0))
-        yield published
-        dropped = CounterMetricFamily(
-            "hub_messages_dropped",
-            "Messages thrown away, by reason: slow_client (queued for a client disconnected for falling "
-            "behind; it can resume), rejected_value (telemetry the hub refused: unknown id, bad value, or "
-            "the log cannot be written).",
-            labels=["reason"],
+        yield _labelled(
+            CounterMetricFamily(
+                "hub_messages_dropped",
+                "Messages thrown away, by reason: slow_client (queued for a client disconnected for falling "
+                "behind; it can resume), rejected_value (telemetry the hub refused: unknown id, bad value, "
+                "or the log cannot be written).",
+                labels=["reason"],
+            ),
+            [("slow_client", hub.slow_client_messages_dropped), ("rejected_value", hub.rejected_values)],
         )
-        dropped.add_metric(["slow_client"], hub.slow_client_messages_dropped)
-        dropped.add_metric(["rejected_value"], hub.rejected_values)
-        yield dropped
         yield CounterMetricFamily(
             "hub_slow_clients_disconnected",
             "Clients disconnected for holding more than HUB_CLIENT_QUEUE_LIMIT queued messages.",
@@ -181,3 +182,10 @@ class _StateCollector:
             "1 while this process runs the source and writes the log (always, for a hub on its own).",
             value=int(leading),
         )
+
+
+def _labelled(family: M, values: Iterable[tuple[str, float]]) -> M:
+    """`family` with one sample per (label value, value)."""
+    for label, value in values:
+        family.add_metric([label], value)
+    return family
