@@ -140,7 +140,10 @@ class Cluster:
                     + ("" if previous is None else f", in place of {previous}"),
                     details={"process": self.process, "previous": previous},
                 )
-                await asyncio.wait_for(self._share_templates(self.hub.catalog.templates), RENEW_S)
+                try:
+                    await asyncio.wait_for(self._share_templates(self.hub.catalog.templates), RENEW_S)
+                except TimeoutError:  # followers keep their catalog; the next change is shared again
+                    log.warning("sharing the templates with the other processes took over %g s", RENEW_S)
                 await asyncio.shield(keeper)  # until a renewal fails
         finally:
             await tasks.stop([keeper])
