@@ -14,11 +14,13 @@ from hub.admin_ui import mount_admin_ui
 from hub.auth import Authenticator, load_tokens
 from hub.cluster import Cluster
 from hub.core import Hub
-from hub.guard import MessageSizeGuard, Receive, Scope, Send
+from hub.guard import Receive, RequestGuard, Scope, Send
 from hub.history import HistoryBackend, HistoryLog, open_backend
 from hub.http import create_http_app
-from hub.server import SocketIOTransport, create_server, register
+from hub.refusals import RefusalKind, RefusalLog
+from hub.server import Events, SocketIOTransport, create_server
 from hub.settings import Settings
+from hub.socketio_server import HubSocketIOServer
 from hub.source import Source
 from hub.sources import create_source
 
@@ -31,12 +33,21 @@ CLIENTS_CLOSE_WITHIN_S = 2.0
 class HubApp(socketio.ASGIApp):  # type: ignore[misc]  # python-socketio has no type information
     """The ASGI application, with the hub and the first step of its shutdown, which ASGI cannot express."""
 
-    def __init__(self, sio: socketio.AsyncServer, hub: Hub, http: FastAPI, settings: Settings) -> None:
+    def __init__(
+        self, sio: HubSocketIOServer, hub: Hub, http: FastAPI, settings: Settings, refusals: RefusalLog
+    ) -> None:
         super().__init__(sio, other_asgi_app=http)
         self.sio = sio
         self.hub = hub
         self.settings = settings
-        self._guarded = MessageSizeGuard(super().__call__, settings.max_message_bytes)
+        self._guarded = RequestGuard(
+            super().__call__,
+            refusals,
+            max_message_bytes=settings.max_message_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            max_handshakes=settings.max_handshakes,
+            handshakes_pending=lambda: sio.handshakes_pending,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._guarded(scope, receive, send)
@@ -77,15 +88,20 @@ def create_app(
     def on_shed(client: str, backlog: int) -> None:
         hub.shed(client, backlog)
 
-    sio = create_server(settings, on_shed)
+    def on_refusal(kind: RefusalKind) -> None:
+        hub.metrics.client_refused(kind)
+
+    refusals = RefusalLog(on_refusal)
+    sio = create_server(settings, on_shed, refusals)
     hub = Hub(
         source or create_source(settings),
         HistoryLog(history or open_backend(settings.history_url), settings.history_flush_interval_s),
         SocketIOTransport(sio),
         max_replay=settings.max_replay,
+        max_replays=settings.max_replays,
     )
     authenticator = Authenticator(load_tokens(settings.tokens_file, settings.tokens), settings.admin_token)
-    register(sio, hub, settings, authenticator)
+    Events(sio, hub, settings, authenticator, refusals)
     hub.metrics.watch(hub, sio.manager)
 
     peers = None
@@ -114,4 +130,4 @@ def create_app(
         sio.instrument(auth=authenticator.admin_ui_login, mode=settings.admin_ui_mode, read_only=True)
     http = create_http_app(hub, settings, lifespan, authenticator)
     mount_admin_ui(http, settings)  # the UI's page at /admin-ui/ (or why it cannot be had)
-    return HubApp(sio, hub, http, settings)
+    return HubApp(sio, hub, http, settings, refusals)

@@ -19,7 +19,7 @@ from hub import codec, tasks
 from hub.catalog import Catalog, CatalogChange
 from hub.commands import CommandTracker, PendingCommand, new_command_id, validate
 from hub.errors import HubError, SourceUnavailable
-from hub.fanout import FanOut, Transport
+from hub.fanout import CatchUp, FanOut, Transport
 from hub.history import HistoryLog, Query, Record
 from hub.limits import LimitMonitor
 from hub.messages import (
@@ -48,13 +48,23 @@ log = logging.getLogger(__name__)
 BACKLOG_DEGRADED = 10_000
 """Undelivered messages past which /health reports the hub as degraded (it cannot keep up)."""
 
+REPLAY_SLICE = 200
+"""Replayed messages sent between two turns of the event loop: 10,000 at once held it for about 50 ms."""
+
 
 class Hub:
     def __init__(
-        self, source: Source, history: HistoryLog, transport: Transport, max_replay: int = 10_000
+        self,
+        source: Source,
+        history: HistoryLog,
+        transport: Transport,
+        max_replay: int = 10_000,
+        max_replays: int = 4,
     ) -> None:
         self.source = source
         self.max_replay = max_replay
+        self._replays = asyncio.Semaphore(max_replays)
+        self._replay_turns: dict[str, asyncio.Lock] = {}
         self.history = history
         self.transport = transport
         self.catalog = Catalog(source.templates)
@@ -290,6 +300,7 @@ class Hub:
         self.subscriptions.drop(client)
         self.fanout.held.discard(client)
         self._resume_from.pop(client, None)
+        self._replay_turns.pop(client, None)
 
     def shed(self, client: str, backlog: int) -> None:
         """The transport disconnected `client` for falling `backlog` messages behind; tell the operators."""
@@ -303,51 +314,104 @@ class Hub:
             self.publish.notification("warning", "client_too_slow", text, details=details)
 
     async def subscribe(self, client: str, request: SubscriptionRequest) -> SubscribeAck:
+        """Add ids to the client's subscriptions and send their latest values or, with `since` (or a resume
+        given at connect), replay what it missed. Replays run one at a time per client and at most
+        `max_replays` at once in the hub, outside the fan-out (see hub/fanout.py)."""
         ids = self.subscriptions.resolve(request)
-
-        async def apply() -> SubscribeAck:
-            if client not in self.clients:
-                return SubscribeAck(subscribed=[])
-            resuming = self._resume_from.pop(client, None)
-            since = request.since if request.since is not None else resuming
-            new = self.subscriptions.add(client, ids)
-            await self.transport.join(client, new)
-            subscribed = sorted(self.subscriptions.of(client))
-            if since is None:
-                await self._send_latest(client, new)
-                return SubscribeAck(subscribed=subscribed)
+        if request.since is None and client not in self._resume_from:  # (set at connect only)
+            return await self.fanout.serialized(lambda: self._subscribe(client, ids))
+        async with self._replay_turn(client), self._replays:
+            begun = await self.fanout.serialized(lambda: self._begin(client, ids, request.since))
+            if isinstance(begun, SubscribeAck):
+                return begun
+            catch_up, since, new, broadcasts = begun
             try:
-                replayed, reason = await self._replay(client, since, new, broadcasts=resuming is not None)
-            finally:
-                self.fanout.held.discard(client)
-            if reason is not None:
-                await self._send_latest(client, new)
-            return SubscribeAck(
-                subscribed=subscribed, replayed=replayed, recovered=reason is None, reason=reason
+                replayed, reason = await self._replay(client, since, new, catch_up.mark, broadcasts)
+            except Exception:  # the client must not stay held
+                log.exception("replaying to %s failed", client)
+                replayed, reason = 0, "the log could not be read for the replay; reload from /historical-data"
+            return await self.fanout.serialized(lambda: self._finish(catch_up, new, replayed, reason))
+
+    async def _subscribe(self, client: str, ids: set[str]) -> SubscribeAck:
+        """In the fan-out: subscribe and send the latest values of the ids that are new."""
+        if client not in self.clients:
+            return SubscribeAck(subscribed=[])
+        new = self.subscriptions.add(client, ids)
+        await self.transport.join(client, new)
+        await self._send_latest(client, new)
+        return SubscribeAck(subscribed=sorted(self.subscriptions.of(client)))
+
+    async def _begin(
+        self, client: str, ids: set[str], since: int | None
+    ) -> SubscribeAck | tuple[CatchUp, int, set[str], bool]:
+        """In the fan-out: subscribe, and either refuse to replay (saying why) or hold the client for a
+        replay (or, with no `since` after all, subscribe plainly)."""
+        resuming = self._resume_from.pop(client, None)
+        since = since if since is not None else resuming
+        if since is None or client not in self.clients:
+            return await self._subscribe(client, ids)
+        new = self.subscriptions.add(client, ids)
+        await self.transport.join(client, new)
+        subscribed = sorted(self.subscriptions.of(client))
+        reason = self._unrecoverable(since)
+        if reason is not None:
+            self.fanout.held.discard(client)
+            await self._send_latest(client, new)
+            return SubscribeAck(subscribed=subscribed, replayed=0, recovered=False, reason=reason)
+        catch_up = self.fanout.catch_up(client, self.subscriptions.of(client), self.max_replay)
+        return catch_up, since, new, resuming is not None
+
+    async def _finish(
+        self, catch_up: CatchUp, new: set[str], replayed: int, reason: str | None
+    ) -> SubscribeAck:
+        """In the fan-out: send what arrived during the replay and let live messages through again."""
+        client = catch_up.client
+        self.fanout.caught_up(catch_up)
+        if client not in self.clients:
+            return SubscribeAck(subscribed=[])
+        if catch_up.overflowed:
+            reason = (
+                f"more than {self.max_replay} messages arrived during the replay (HUB_MAX_REPLAY); reload"
             )
+            await self._send_latest(client, self.subscriptions.of(client))
+        else:
+            latest = await self._send_latest(client, new) if reason is not None else {}
+            for record in catch_up.missed:
+                if record.type != "data" or record.seq > latest.get(record.id or "", 0):
+                    await self.transport.send(client, record.type, record.payload)
+        return SubscribeAck(
+            subscribed=sorted(self.subscriptions.of(client)),
+            replayed=replayed,
+            recovered=reason is None,
+            reason=reason,
+        )
 
-        return await self.fanout.serialized(apply)
-
-    async def _send_latest(self, client: str, ids: set[str]) -> None:
+    async def _send_latest(self, client: str, ids: set[str]) -> dict[str, int]:
+        """Send the latest value of each of `ids` that has one; return their seqs by id."""
         latest = self.fanout.latest
-        for _, text in sorted(latest[i] for i in ids if i in latest):
+        sent = {i: latest[i][0] for i in ids if i in latest}
+        for _, text in sorted(latest[i] for i in sent):
             await self.transport.send(client, "data", text)
+        return sent
 
-    async def _replay(
-        self, client: str, since: int, ids: set[str], broadcasts: bool
-    ) -> tuple[int, str | None]:
-        """Send `client`, in seq order, what it missed after `since` up to what the fan-out has delivered:
-        data of `ids` and, when `broadcasts`, confirmations and notifications. Runs inside the fan-out, so
-        everything after that point reaches the client live: no gap and no repeat at the seam.
-        Returns how many were replayed, or a reason why the gap cannot be filled."""
+    def _unrecoverable(self, since: int) -> str | None:
+        """Why the log cannot fill the gap after `since`, if it cannot."""
         if since > self.history.last_seq:
-            return 0, f"since {since} is ahead of this hub's log (last seq {self.history.last_seq}); reload"
+            return f"since {since} is ahead of this hub's log (last seq {self.history.last_seq}); reload"
         if since < self.history.unrecoverable_seq:
-            return 0, (
+            return (
                 f"messages up to seq {self.history.unrecoverable_seq} are no longer in the log (cleared, or "
                 "lost in a crash); reload from /historical-data"
             )
-        window = Query(after_seq=since, before_seq=self.fanout.delivered_seq + 1, limit=self.max_replay + 1)
+        return None
+
+    async def _replay(
+        self, client: str, since: int, ids: set[str], until: int, broadcasts: bool
+    ) -> tuple[int, str | None]:
+        """Send `client`, in seq order, what it missed after `since` up to `until` (what the fan-out had
+        delivered when the client was held): data of `ids` and, when `broadcasts`, confirmations and
+        notifications. Returns how many were replayed, or a reason why the gap cannot be filled."""
+        window = Query(after_seq=since, before_seq=until + 1, limit=self.max_replay + 1)
         records = []
         if ids:
             records += await self.history.query(replace(window, ids=tuple(ids), types=("data",)))
@@ -355,9 +419,16 @@ class Hub:
             records += await self.history.query(replace(window, types=("confirmation", "notification")))
         if len(records) > self.max_replay:
             return 0, f"more than {self.max_replay} messages were missed (HUB_MAX_REPLAY); reload"
-        for record in sorted(records, key=lambda r: r.seq):
+        for count, record in enumerate(sorted(records, key=lambda r: r.seq), 1):
             await self.transport.send(client, record.type, record.payload)
+            if count % REPLAY_SLICE == 0:
+                await asyncio.sleep(0)  # let live delivery run between slices
         return len(records), None
+
+    def _replay_turn(self, client: str) -> asyncio.Lock:
+        """One replay at a time per client (the others of the same client wait, in order); forgotten when
+        the client disconnects."""
+        return self._replay_turns.setdefault(client, asyncio.Lock())
 
     async def unsubscribe(self, client: str, request: SubscriptionRequest) -> UnsubscribeAck:
         ids = self.subscriptions.resolve(request)

@@ -12,27 +12,29 @@ timeout costs a task per client per burst of messages. `LeanSocket` does the sam
 - the writer takes everything queued for its client at once and hands it to the websocket in a row, so the
   transport (hub/websocket.py) writes it in one system call.
 
-`HubSocketIOServer` gives every new Engine.IO socket this class, at the moment the Engine.IO server
-reports the connection (before any ping is scheduled or the websocket handler runs): python-engineio
-creates its sockets itself and offers no hook for the class. This depends on `AsyncSocket`'s attributes
-(`queue`, `last_ping`, `connected`, `upgrading`, `upgraded`, `closing`, `closed`) and methods (`receive`,
-`close`, `schedule_ping`, `_websocket_handler`) and on `AsyncServer._handle_eio_connect`: python-engineio and
+`hub.socketio_server.HubSocketIOServer` gives every new Engine.IO socket this class, at the moment the
+Engine.IO server reports the connection (before any ping is scheduled or the websocket handler runs):
+python-engineio creates its sockets itself and offers no hook for the class. This depends on
+`AsyncSocket`'s attributes (`queue`, `last_ping`, `connected`, `upgrading`, `upgraded`, `closing`, `closed`)
+and methods (`receive`, `close`, `schedule_ping`, `_websocket_handler`): python-engineio and
 python-socketio are pinned in requirements.txt, and tests/test_engineio_socket.py fails when these change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
-import socketio
 from engineio import exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 
 log = logging.getLogger(__name__)
+
+POLICY_VIOLATION = 1008
 
 
 class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio has no type information
@@ -42,6 +44,8 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio has no t
     connected: bool
     upgraded: bool
     ping_timer: asyncio.TimerHandle | None = None
+    close_reason: str | None = None
+    """Said in the websocket's close frame (1008, policy violation) when the hub closes it for a reason."""
 
     def schedule_ping(self) -> None:
         if self.last_ping:  # only once the client answered the previous ping (or at connection)
@@ -88,8 +92,10 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio has no t
                 continue
             except exceptions.SocketIsClosedError:
                 return
-            except Exception:  # a bad packet ends this client's connection, never the hub
-                log.exception("client %s sent a packet Engine.IO cannot handle: closing it", self.sid)
+            except Exception as error:  # a bad packet ends this client's connection, never the hub
+                log.warning(
+                    "client %s sent a packet Engine.IO cannot handle (%r): closing it", self.sid, error
+                )
                 return
 
     async def _write(self, ws: Any) -> None:
@@ -111,7 +117,12 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio has no t
         except Exception:  # the websocket is gone: nothing more can be sent
             return
         finally:
-            await ws.close()
+            if self.close_reason is None:
+                await ws.close()
+            else:
+                with contextlib.suppress(Exception):  # the websocket may be gone already
+                    close = {"type": "websocket.close", "code": POLICY_VIOLATION, "reason": self.close_reason}
+                    await ws.asgi_send(close)
 
     async def _upgrade(self, ws: Any) -> bool:
         """The Engine.IO upgrade from long-polling: probe ping and pong, then the client's UPGRADE."""
@@ -128,27 +139,3 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio has no t
             return False
         finally:
             self.upgrading = False
-
-
-class HubSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socketio has no type information
-    """python-socketio's server, whose Engine.IO sockets are `LeanSocket`s unless `lean_sockets` is False.
-
-    The Socket.IO Admin UI's instrumentation counts packets and bytes by wrapping python-engineio's own
-    websocket handler, which LeanSocket replaces: with the Admin UI on (HUB_ADMIN_UI), the hub keeps the
-    library's sockets, so the UI's figures are right, at the library's cost per connection."""
-
-    def __init__(self, *args: Any, lean_sockets: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lean_sockets = lean_sockets
-
-    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
-        socket = self.eio.sockets.get(eio_sid)
-        if self.lean_sockets and isinstance(socket, AsyncSocket):
-            socket.__class__ = LeanSocket
-        try:
-            return await super()._handle_eio_connect(eio_sid, environ)
-        finally:
-            # python-socketio keeps the connection's environ for its whole life; the body reader of its
-            # first request (an object of a class python-engineio creates per request, about 2.8 KB) is
-            # never read again: later long-polling requests come with environs of their own
-            environ.pop("wsgi.input", None)

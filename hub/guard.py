@@ -1,8 +1,15 @@
-"""An ASGI guard in front of everything: refuses client messages larger than HUB_MAX_MESSAGE_BYTES, loudly.
+"""An ASGI guard in front of everything: bounds what one request or websocket message may cost, loudly.
 
-Engine.IO closes a websocket whose message is too large without saying why (it looks like the client left),
-so the hub checks first: it logs who sent how much, closes the websocket with code 1009 and a reason the
-client can read, and answers an oversized long-polling POST with 413.
+- A websocket message larger than HUB_MAX_MESSAGE_BYTES closes the websocket with 1009 and a reason the
+  client can read (Engine.IO would close it without saying why, as if the client had left).
+- An HTTP request whose head (all headers) is larger than HUB_MAX_HEADER_BYTES gets 431: python-engineio
+  keeps a session's headers for its whole life, and 300 long-polling handshakes with a 1 MB header each held
+  572 MB. The websocket path has the same bound in its parser.
+- A long-polling POST larger than HUB_MAX_MESSAGE_BYTES gets 413, whether it says its length or is chunked;
+  one carrying more packets than Engine.IO decodes (`MAX_POLLING_PACKETS`) gets 400 (Engine.IO would answer
+  200 and drop them all).
+- A long-polling handshake while HUB_MAX_HANDSHAKES sessions have not connected to the namespace gets 503.
+Every refusal is counted and logged once a kind and interval (hub/refusals.py).
 """
 
 from __future__ import annotations
@@ -11,6 +18,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
+
+from hub.refusals import RefusalKind, RefusalLog
 
 log = logging.getLogger(__name__)
 
@@ -21,18 +31,50 @@ Send = Callable[[Event], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MESSAGE_TOO_BIG = 1009
+MAX_POLLING_PACKETS = 16
+"""Packets python-engineio decodes from one long-polling POST (`Payload.max_decode_packets`)."""
+ENGINEIO_PATH = "/socket.io/"
 
 
-class MessageSizeGuard:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+class RequestGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        refusals: RefusalLog,
+        max_message_bytes: int,
+        max_header_bytes: int,
+        max_handshakes: int,
+        handshakes_pending: Callable[[], int],
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.refusals = refusals
+        self.max_message_bytes = max_message_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_handshakes = max_handshakes
+        self.handshakes_pending = handshakes_pending
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await self.app(scope, self._checked(scope, receive, send), send)
-        elif scope["type"] == "http" and self._declared_size(scope) > self.max_bytes:
-            await self._refuse_post(scope, send)
+        elif scope["type"] != "http":
+            await self.app(scope, receive, send)
+        elif (head := sum(len(n) + len(v) + 4 for n, v in scope.get("headers", ()))) > self.max_header_bytes:
+            await self._refuse(
+                scope, send, 431, "header_too_large",
+                f"request headers of {head} bytes are over the limit of {self.max_header_bytes} bytes "
+                "(HUB_MAX_HEADER_BYTES)",
+            )  # fmt: skip
+        elif not scope["path"].startswith(ENGINEIO_PATH):
+            await self.app(scope, receive, send)
+        elif scope["method"] == "POST":
+            await self._polling_post(scope, receive, send)
+        elif "sid" not in parse_qs(scope.get("query_string", b"").decode("latin-1")) and (
+            self.handshakes_pending() >= self.max_handshakes
+        ):
+            await self._refuse(
+                scope, send, 503, "too_many_handshakes",
+                f"{self.max_handshakes} sessions have not connected yet (HUB_MAX_HANDSHAKES); try later",
+            )  # fmt: skip
         else:
             await self.app(scope, receive, send)
 
@@ -41,8 +83,8 @@ class MessageSizeGuard:
             event = await receive()
             if event["type"] == "websocket.receive":
                 size = len(event.get("bytes") or b"") + len((event.get("text") or "").encode())
-                if size > self.max_bytes:
-                    reason = f"message of {size} bytes is over the limit of {self.max_bytes} bytes"
+                if size > self.max_message_bytes:
+                    reason = f"message of {size} bytes is over the limit of {self.max_message_bytes} bytes"
                     log.warning(
                         "closing the connection of %s: %s (HUB_MAX_MESSAGE_BYTES)", _peer(scope), reason
                     )
@@ -52,26 +94,56 @@ class MessageSizeGuard:
 
         return receive_checked
 
-    @staticmethod
-    def _declared_size(scope: Scope) -> int:
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    return int(value)
-                except ValueError:
-                    return 0
-        return 0
+    async def _polling_post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the whole body (up to the limit, chunked or not), count its packets, and hand it on."""
+        body = b""
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"0")
+        too_big = not declared.isdigit() or int(declared) > self.max_message_bytes
+        while not too_big:
+            event = await receive()
+            if event["type"] != "http.request":
+                return  # the client left
+            body += event.get("body", b"")
+            too_big = len(body) > self.max_message_bytes
+            if not event.get("more_body", False):
+                break
+        if too_big:
+            log.warning(
+                "refused a request from %s to %s: body over the limit of %d bytes (HUB_MAX_MESSAGE_BYTES)",
+                _peer(scope), scope["path"], self.max_message_bytes,
+            )  # fmt: skip
+            await _respond(send, 413, f"request body over the limit of {self.max_message_bytes} bytes")
+            return
+        if (packets := body.count(b"\x1e") + 1) > MAX_POLLING_PACKETS:
+            await self._refuse(
+                scope, send, 400, "too_many_packets",
+                f"{packets} packets in one long-polling POST; Engine.IO takes at most {MAX_POLLING_PACKETS}",
+            )  # fmt: skip
+            return
+        headers = [(n, v) for n, v in scope["headers"] if n not in (b"content-length", b"transfer-encoding")]
+        scope["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
+        sent = False
 
-    async def _refuse_post(self, scope: Scope, send: Send) -> None:
-        size = self._declared_size(scope)
-        reason = f"request body of {size} bytes is over the limit of {self.max_bytes} bytes"
-        log.warning(
-            "refused a request from %s to %s: %s (HUB_MAX_MESSAGE_BYTES)", _peer(scope), scope["path"], reason
-        )
-        body = json.dumps({"message": reason}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        async def replay() -> Event:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, kind: RefusalKind, reason: str) -> None:
+        host = (scope.get("client") or ("?",))[0]  # one log line per kind and address, whatever the port
+        self.refusals.note(kind, host, f"refused a request from {_peer(scope)} to {scope['path']}: {reason}")
+        await _respond(send, status, reason)
+
+
+async def _respond(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"message": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _peer(scope: Scope) -> str:

@@ -18,6 +18,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.process_collector import ProcessCollector
 
 from hub.messages import TERMINAL_STATUSES
+from hub.refusals import RefusalKind
 from hub.supervisor import SourceState
 
 if TYPE_CHECKING:
@@ -62,12 +63,23 @@ class HubMetrics:
             ["code"],
             registry=self.registry,
         )
+        self.client_refusals = Counter(
+            "hub_client_refusals",
+            "Events, packets and requests of clients the hub refused, by kind: bad_packet (undecodable, or a "
+            "session that never connected), too_many_attachments, not_connected, rate_limited (past a "
+            "connection's event budget, or the hub's), flooding (disconnected for it), command_refused, "
+            "header_too_large, too_many_packets, too_many_handshakes.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.history_write = Histogram(
             "hub_history_write_seconds",
             "Seconds to write one batch of records to the history log (successful writes with records).",
             buckets=WRITE_BUCKETS,
             registry=self.registry,
         )
+        for kind in get_args(RefusalKind):
+            self.client_refusals.labels(kind)
         for status in sorted(TERMINAL_STATUSES):  # present (at 0) before the first command ends
             self.commands.labels(status)
             self.command_latency.labels(status)
@@ -79,6 +91,9 @@ class HubMetrics:
 
     def command_refused(self, code: str) -> None:
         self.commands_refused.labels(code).inc()
+
+    def client_refused(self, kind: str) -> None:
+        self.client_refusals.labels(kind).inc()
 
     def watch(self, hub: Hub, emitter: RoomEmitter) -> None:
         """Report `hub`'s state and `emitter`'s deliveries at every scrape, and time the log's batches."""

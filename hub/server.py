@@ -1,8 +1,4 @@
-"""The Socket.IO layer: decodes client events, calls the core, returns acks; delivers the core's messages.
-
-Every event a client can send gets an ack, errors included: a handler that returned nothing would leave a
-client's `emitWithAck` waiting forever.
-"""
+"""The Socket.IO layer: decodes client events, calls the core, returns acks; delivers the core's messages."""
 
 from __future__ import annotations
 
@@ -14,15 +10,16 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from hub import codec
-from hub.auth import ANONYMOUS, Authenticator, Principal
+from hub.auth import Authenticator
+from hub.connections import Connection, Connections, Flooding
 from hub.core import Hub
 from hub.emitter import RedisRoomEmitter, RoomEmitter
-from hub.engineio_socket import HubSocketIOServer
 from hub.errors import BadRequest, Forbidden, HubError, RateLimited, UnknownEvent
 from hub.history import Record
 from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, SubscriptionRequest
-from hub.ratelimit import RateLimiter
+from hub.refusals import RefusalKind, RefusalLog
 from hub.settings import Settings
+from hub.socketio_server import Admission, HubSocketIOServer
 from hub.subscriptions import room
 
 log = logging.getLogger(__name__)
@@ -32,7 +29,9 @@ R = TypeVar("R", bound=BaseModel)
 KNOWN_EVENTS = "subscribe, unsubscribe, command"
 
 
-def create_server(settings: Settings, on_shed: Callable[[str, int], None]) -> socketio.AsyncServer:
+def create_server(
+    settings: Settings, on_shed: Callable[[str, int], None], refusals: RefusalLog
+) -> HubSocketIOServer:
     """The Socket.IO server, with the hub's emit path and JSON codec. `on_shed(sid, backlog)` is told of
     every client disconnected for falling more than HUB_CLIENT_QUEUE_LIMIT messages behind."""
     manager = (
@@ -53,6 +52,8 @@ def create_server(settings: Settings, on_shed: Callable[[str, int], None]) -> so
         logger=False,
         engineio_logger=False,
         lean_sockets=not settings.admin_ui,
+        refusals=refusals,
+        handshake_timeout_s=settings.handshake_timeout_s,
     )
 
 
@@ -65,7 +66,7 @@ class SocketIOTransport:
 
     async def deliver(self, record: Record, skip: Collection[str]) -> None:
         if record.type == "data":
-            await self.emitter.send_text("data", record.payload, room(record.id or ""))
+            await self.emitter.send_text("data", record.payload, room(record.id or ""), skip)
         else:
             await self.emitter.send_text(record.type, record.payload, None, skip)
 
@@ -81,25 +82,45 @@ class SocketIOTransport:
             await self.sio.leave_room(client, room(telemetry_id))
 
 
-def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings, authenticator: Authenticator) -> None:
-    """Attach the hub's event handlers to `sio`: who may connect, and who may do what once connected."""
-    principals: dict[str, Principal] = {}
-    limiter = RateLimiter(settings.command_rate, settings.command_burst)
+class Events:
+    """The hub's answer to each client event: who may connect, and who may do what once connected.
 
-    def reserved(name: str, sid: str) -> dict[str, Any] | None:
-        """An error ack if a connected client sent an event with a reserved name (python-socketio passes
-        such events to the real handler; a genuine connect or disconnect is never 'connected' here)."""
-        if sio.manager.is_connected(sid, "/"):
-            return _error(
-                UnknownEvent(f"{name!r} is reserved; the hub handles {KNOWN_EVENTS}", {"event": name})
-            )
-        return None
+    Every event of a connected client gets an ack, refusals included: a handler that returned nothing would
+    leave a client's `emitWithAck` waiting forever. Each event is bound to its connection (and so to the
+    identity it connected with) the moment it arrives, and admitted within the connection's budget
+    (hub/connections.py) before any work is done for it."""
 
-    @sio.event  # type: ignore[untyped-decorator]
-    async def connect(sid: str, environ: Any = None, auth: Any = None) -> dict[str, Any] | None:
-        if (refusal := reserved("connect", sid)) is not None:
-            return refusal
+    def __init__(
+        self,
+        sio: HubSocketIOServer,
+        hub: Hub,
+        settings: Settings,
+        authenticator: Authenticator,
+        refusals: RefusalLog,
+    ) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.authenticator = authenticator
+        self.refusals = refusals
+        self.connections = Connections(
+            settings.event_rate,
+            settings.event_burst,
+            settings.command_rate,
+            settings.command_burst,
+            settings.max_events_in_flight,
+        )
+        self._handlers: dict[str, Callable[[Connection, tuple[Any, ...]], Awaitable[BaseModel]]] = {
+            "subscribe": self.subscribe,
+            "unsubscribe": self.unsubscribe,
+            "command": self.command,
+        }
+        sio.on("connect", self.connect)
+        sio.on("disconnect", self.disconnect)
+        sio.handle_events(self.dispatch)
+
+    async def connect(self, sid: str, environ: Any = None, auth: Any = None) -> None:
         peer = environ.get("REMOTE_ADDR", "?")
+        hub, settings = self.hub, self.settings
         if len(hub.clients) >= settings.max_clients:
             log.warning("refused %s from %s: %d clients connected", sid, peer, len(hub.clients))
             raise socketio.exceptions.ConnectionRefusedError(
@@ -115,84 +136,98 @@ def register(sio: socketio.AsyncServer, hub: Hub, settings: Settings, authentica
             raise socketio.exceptions.ConnectionRefusedError(
                 f"invalid auth: {problems}", {"code": "bad_request"}
             ) from None
-        principal = authenticator.authenticate(credentials.token)
+        principal = self.authenticator.authenticate(credentials.token)
         if principal is None:
             log.warning("refused %s from %s: %s token", sid, peer, "unknown" if credentials.token else "no")
             problem = "the token is not valid" if credentials.token else "this hub needs a token"
             raise socketio.exceptions.ConnectionRefusedError(
                 f"{problem}: connect with auth: {{token: ...}}", {"code": "unauthorized"}
             )
-        principals[sid] = principal
+        self.connections.open(sid, principal)
         hub.connect(sid, credentials.since)
         log.info(
             "client %s (%s, %s) connected from %s (%d connected)",
             sid, principal.name, principal.role, peer, len(hub.clients),
         )  # fmt: skip
-        return None
 
-    @sio.event  # type: ignore[untyped-decorator]
-    async def disconnect(sid: str, reason: Any = None) -> dict[str, Any] | None:
-        if (refusal := reserved("disconnect", sid)) is not None:
-            return refusal
-        hub.disconnect(sid)
-        principals.pop(sid, None)
-        limiter.forget(sid)
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        self.connections.close(sid)
+        self.refusals.forget(sid)
+        self.hub.disconnect(sid)
         log.info("client %s disconnected (%s)", sid, reason)
-        return None
 
-    sio.on("subscribe", _handler(SubscriptionRequest, hub.subscribe))
-    sio.on("unsubscribe", _handler(SubscriptionRequest, hub.unsubscribe))
+    def dispatch(self, sid: str, event: Any, args: list[Any]) -> Admission:
+        """Admit an event as it arrives (in arrival order): its ack now, or its handler bound to its
+        connection."""
+        try:
+            connection = self.connections.admit(sid)
+        except Flooding as error:
+            return Admission(_error(error), close_reason="kept sending events past its budget")
+        except HubError as error:
+            kind: RefusalKind = "rate_limited" if isinstance(error, RateLimited) else "not_connected"
+            self.refusals.note(kind, sid, f"refused an event of {sid}: {error.message}")
+            return Admission(_error(error))
+        handler = self._handlers.get(event) if isinstance(event, str) else None
+        if handler is None:
+            self.connections.release(connection)
+            if not isinstance(event, str):
+                shape = type(event).__name__
+                return Admission(_error(BadRequest(f"an event name is a string, not a {shape}")))
+            return Admission(
+                _error(
+                    UnknownEvent(f"unknown event {event!r}; the hub handles {KNOWN_EVENTS}", {"event": event})
+                )
+            )
+        return Admission(self._handle(connection, handler, tuple(args)))
 
-    async def command(sid: str, request: CommandRequest) -> BaseModel:
-        principal = principals.get(sid, ANONYMOUS)
+    async def _handle(
+        self,
+        connection: Connection,
+        handler: Callable[[Connection, tuple[Any, ...]], Awaitable[BaseModel]],
+        args: tuple[Any, ...],
+    ) -> dict[str, Any]:
+        try:
+            if connection.closed:  # its disconnect arrived before this event's turn came
+                raise Forbidden("the connection closed before this event was handled")
+            ack = await handler(connection, args)
+        except HubError as error:
+            return _error(error)
+        except Exception:
+            log.exception("handling an event from %s failed", connection.sid)
+            return _error(HubError("internal error; the hub logged it"))
+        finally:
+            self.connections.release(connection)
+        return ack.model_dump(exclude_none=True)
+
+    async def subscribe(self, connection: Connection, args: tuple[Any, ...]) -> BaseModel:
+        return await self.hub.subscribe(connection.sid, _decode(SubscriptionRequest, args))
+
+    async def unsubscribe(self, connection: Connection, args: tuple[Any, ...]) -> BaseModel:
+        return await self.hub.unsubscribe(connection.sid, _decode(SubscriptionRequest, args))
+
+    async def command(self, connection: Connection, args: tuple[Any, ...]) -> BaseModel:
+        request = _decode(CommandRequest, args)
+        principal = connection.principal
         try:
             if not principal.may("operator"):
                 raise Forbidden(
                     f"sending commands needs the operator role; {principal.name} is a {principal.role}"
                 )
-            if (wait := limiter.take(sid)) > 0:
-                raise RateLimited(
-                    f"more than {settings.command_burst} commands at once or {settings.command_rate:g}/s; "
-                    f"try again in {wait:.2f} s",
-                    {"retry_after_s": round(wait, 3)},
-                )
-            ack = await hub.command(request)
+            self.connections.take_command(connection)
+            ack = await self.hub.command(request)
         except HubError as error:
-            log.info("command %s from %s (%s) refused: %s", request.command, sid, principal.name, error.code)
-            hub.metrics.command_refused(error.code)
+            self.hub.metrics.command_refused(error.code)
+            self.refusals.note(
+                "command_refused",
+                connection.sid,
+                f"command {request.command} from {connection.sid} ({principal.name}) refused: {error.code}",
+            )
             raise
         log.info(
-            "command %s from %s (%s) accepted as %s", request.command, sid, principal.name, ack.command_id
-        )
+            "command %s from %s (%s) accepted as %s",
+            request.command, connection.sid, principal.name, ack.command_id,
+        )  # fmt: skip
         return ack
-
-    sio.on("command", _handler(CommandRequest, command))
-
-    @sio.on("*")  # type: ignore[untyped-decorator]
-    async def unknown(*args: Any) -> dict[str, Any]:
-        # python-socketio calls the catch-all with (event, sid, *data), except for an event literally
-        # named "*", which it passes as (sid, *data), as if this were that event's own handler
-        catch_all = len(args) >= 2 and isinstance(args[1], str) and sio.manager.is_connected(args[1], "/")
-        event = args[0] if catch_all else "*"
-        return _error(
-            UnknownEvent(f"unknown event {event!r}; the hub handles {KNOWN_EVENTS}", {"event": event})
-        )
-
-
-def _handler(
-    model: type[R], call: Callable[[str, R], Awaitable[BaseModel]]
-) -> Callable[..., Awaitable[dict[str, Any]]]:
-    async def handle(sid: str, *args: Any) -> dict[str, Any]:
-        try:
-            ack = await call(sid, _decode(model, args))
-        except HubError as error:
-            return _error(error)
-        except Exception:
-            log.exception("handling an event from %s failed", sid)
-            return _error(HubError("internal error; the hub logged it"))
-        return ack.model_dump(exclude_none=True)
-
-    return handle
 
 
 def _decode(model: type[R], args: tuple[Any, ...]) -> R:

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         description="MQTT source: the topic levels every device topic starts with (no wildcards, no / at "
         "either end).",
     )
+    mqtt_max_future_s: float = Field(
+        5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="MQTT source: device samples stamped more than this many seconds ahead of the hub's "
+        "clock are refused (a wrong device clock).",
+    )
     history_url: str = Field(
         "sqlite:///data/history.db",
         description="History log: sqlite:///path/to/file.db, postgresql://user@host:port/database or memory://.",
@@ -86,6 +93,32 @@ class Settings(BaseSettings):
     command_rate: float = Field(5.0, gt=0, description="Commands a second one client may send, on average.")
     command_burst: int = Field(
         10, ge=1, description="Commands one client may send at once before the rate applies."
+    )
+    event_rate: float = Field(
+        50.0, gt=0, description="Events a second one connection may send, of any kind, on average."
+    )
+    event_burst: int = Field(
+        200,
+        ge=1,
+        description="Events one connection may send at once before HUB_EVENT_RATE applies; as many more "
+        "refused ones and it is disconnected for flooding.",
+    )
+    max_events_in_flight: int = Field(
+        1000, ge=1, description="Events of all connections being handled at once; past it, rate_limited."
+    )
+    max_replays: int = Field(
+        4, ge=1, description="Resumes (subscribe with since) replaying at once; the others wait their turn."
+    )
+    max_header_bytes: int = Field(
+        16_384, ge=1024, description="Largest request head (all its headers) an HTTP request may have (431)."
+    )
+    max_handshakes: int = Field(
+        1000,
+        ge=1,
+        description="Engine.IO sessions not connected to the namespace at once; past it, handshakes get 503.",
+    )
+    handshake_timeout_s: float = Field(
+        10.0, gt=0, description="A session that does not connect to the namespace within this time is closed."
     )
     client_queue_limit: int = Field(
         10_000,

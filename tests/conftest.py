@@ -26,8 +26,10 @@ def source() -> FakeSource:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(templates_dir=TEST_TEMPLATES, history_url="memory://", admin_token=ADMIN_TOKEN)
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """The usual test settings; a test changes some with indirect parametrization (a dict of fields)."""
+    changes = getattr(request, "param", {})
+    return Settings(templates_dir=TEST_TEMPLATES, history_url="memory://", admin_token=ADMIN_TOKEN, **changes)
 
 
 class RunningHub:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import socketio
 import uvicorn
 import websockets
@@ -191,3 +194,89 @@ async def shed_a_stalled_client(
         await asyncio.sleep(0.001)  # the healthy client reads in this same event loop
     [notice] = healthy.of("notification", code="client_too_slow")
     return healthy, notice, produced, stalled
+
+
+@asynccontextmanager
+async def watched(url: str, source: Any, clock: Callable[[], float]) -> AsyncIterator[list[float]]:
+    """A watcher subscribed to `counter` while the source produces a value every 5 ms; on exit, check that
+    the watcher received every one of them, in order. Yields the list it fills with each value's latency
+    (seconds from production to arrival), for the caller to report."""
+    watcher = await Client().connect(url)
+    assert (await watcher.call("subscribe", {"ids": ["counter"]}))["ok"] is True
+    produced_at: list[float] = []
+    latencies: list[float] = []
+    stop = asyncio.Event()
+
+    async def arrived(message: Message) -> None:
+        if message["id"] == "counter":
+            latencies.append(time.perf_counter() - produced_at[message["value"]])
+
+    watcher.sio.on("data", arrived)  # (replaces the recording handler: `arrived` records nothing else)
+
+    async def produce() -> None:
+        while not stop.is_set():
+            produced_at.append(time.perf_counter())
+            source.emit("counter", len(produced_at) - 1, clock())
+            await asyncio.sleep(0.005)
+
+    producer = asyncio.create_task(produce())
+    try:
+        yield latencies
+    finally:
+        stop.set()
+        await producer
+        async with asyncio.timeout(10):
+            while len(latencies) < len(produced_at):  # noqa: ASYNC110 (the handler has no event to await)
+                await asyncio.sleep(0.01)
+        await watcher.close()
+    assert len(latencies) == len(produced_at)
+    ordered = sorted(latencies)
+    p50, p99 = (ordered[int(len(ordered) * q)] * 1000 for q in (0.5, 0.99))
+    print(f"\nthe watcher got all {len(ordered)} values in order; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+class PollingSession:
+    """A bare Engine.IO long-polling session over HTTP, for what no socket.io library would send: several
+    packets in one POST, a disconnect together with an event."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=url, timeout=10)
+        self.sid = ""
+
+    async def open(self, auth: Any = None) -> PollingSession:
+        """Handshake and connect to the default namespace (with `auth`); fails unless connected."""
+        response = await self.http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+        response.raise_for_status()
+        self.sid = json.loads(response.text[1:])["sid"]
+        await self.post("40" + ("" if auth is None else json.dumps(auth)))
+        [connected] = await self.get()
+        assert connected.startswith("40{"), connected
+        return self
+
+    async def post(self, *packets: str) -> httpx.Response:
+        return await self.http.post(
+            "/socket.io/",
+            params={"EIO": "4", "transport": "polling", "sid": self.sid},
+            content="\x1e".join(packets).encode(),
+        )
+
+    async def get(self) -> list[str]:
+        """The packets of one long-poll (it waits until there is something)."""
+        response = await self.http.get(
+            "/socket.io/", params={"EIO": "4", "transport": "polling", "sid": self.sid}
+        )
+        response.raise_for_status()
+        return response.text.split("\x1e")
+
+    async def acks(self, count: int) -> dict[int, Any]:
+        """Poll until `count` acks arrived; return them by ack id."""
+        acks: dict[int, Any] = {}
+        while len(acks) < count:
+            for packet in await self.get():
+                if packet.startswith("43"):
+                    id_end = packet.index("[")
+                    acks[int(packet[2:id_end])] = json.loads(packet[id_end:])[0]
+        return acks
+
+    async def close(self) -> None:
+        await self.http.aclose()

@@ -44,6 +44,7 @@ async def test_an_oversized_polling_post_is_413(running: RunningHub) -> None:
     assert response.status_code == 413 and "over the limit" in response.json()["message"]
 
 
+@pytest.mark.parametrize("settings", [{"event_burst": 1000}], indirect=True)
 async def test_subscription_churn_leaves_no_rooms_behind(
     running: RunningHub, clock: Callable[[], float]
 ) -> None:

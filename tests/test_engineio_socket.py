@@ -10,7 +10,7 @@ import socketio
 from engineio.async_socket import AsyncSocket
 
 from hub.app import HubApp, create_app
-from hub.engineio_socket import HubSocketIOServer, LeanSocket
+from hub.engineio_socket import LeanSocket
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.conftest import RunningHub
@@ -19,14 +19,13 @@ from tests.support import eventually, is_, raw_client, serve
 
 
 def test_the_engineio_internals_used_are_there() -> None:
-    """What LeanSocket overrides and HubSocketIOServer hooks into: re-check before changing a pin."""
+    """What LeanSocket overrides: re-check before changing a pin."""
     for name in ("receive", "close", "handle_get_request"):
         assert inspect.iscoroutinefunction(getattr(AsyncSocket, name)), name
     assert callable(AsyncSocket._websocket_handler)  # (the Admin UI's instrumentation replaces it in place)
     assert callable(AsyncSocket.schedule_ping) and not inspect.iscoroutinefunction(AsyncSocket.schedule_ping)
     assert list(inspect.signature(AsyncSocket.close).parameters) == ["self", "wait", "abort", "reason"]
-    assert inspect.iscoroutinefunction(socketio.AsyncServer._handle_eio_connect)
-    socket = AsyncSocket(HubSocketIOServer(async_mode="asgi").eio, "sid")
+    socket = AsyncSocket(socketio.AsyncServer(async_mode="asgi").eio, "sid")
     for attribute in ("queue", "last_ping", "connected", "upgrading", "upgraded", "closing", "closed"):
         assert hasattr(socket, attribute), attribute
 

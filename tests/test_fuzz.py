@@ -17,8 +17,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar, get_args
@@ -49,7 +48,7 @@ from hub.settings import Settings
 from hub.templates import load_templates
 from tests.conftest import ADMIN_TOKEN, RunningHub
 from tests.fakes import TEST_TEMPLATES
-from tests.support import Client, is_
+from tests.support import Client, watched
 
 # schemathesis (its pytest plugin at start-up, or its first strategy) replaces hypothesis's printer for the
 # whole process with one that prints nothing, a speed-up for its own runs; falsifying examples then read
@@ -249,12 +248,11 @@ authorizations = st.none() | st.one_of(
 
 @pytest.fixture
 def settings() -> Settings:
-    """The usual test settings, with any command rate limit lifted: the fuzzer sends hundreds of commands a
-    second, which must reach validation rather than be turned away as too many."""
-    unlimited = {"command_rate": 1e9, "command_burst": 10**9}
+    """The usual test settings, with the command and event budgets lifted: the fuzzer sends hundreds of
+    events a second, which must reach validation rather than be turned away as too many."""
+    unlimited = {"command_rate": 1e9, "command_burst": 10**9, "event_rate": 1e9, "event_burst": 10**9}
     return Settings.model_validate(
-        {"templates_dir": TEST_TEMPLATES, "history_url": "memory://", "admin_token": ADMIN_TOKEN}
-        | {name: value for name, value in unlimited.items() if name in Settings.model_fields}
+        {"templates_dir": TEST_TEMPLATES, "history_url": "memory://", "admin_token": ADMIN_TOKEN} | unlimited
     )
 
 
@@ -269,33 +267,6 @@ def history(request: pytest.FixtureRequest, tmp_path: Path) -> HistoryBackend:
 def on(loop: asyncio.AbstractEventLoop, call: Coroutine[Any, Any, T], within: float = 15) -> T:
     """Run `call` on the hub's loop from hypothesis's thread and wait for its result."""
     return asyncio.run_coroutine_threadsafe(call, loop).result(within)
-
-
-@asynccontextmanager
-async def watched(running: RunningHub, clock: Callable[[], float]) -> AsyncIterator[None]:
-    """A watcher subscribed to `counter` while the source produces a value every 5 ms; on exit, check that
-    the watcher received every one of them, in order."""
-    watcher = await running.client()
-    assert (await watcher.call("subscribe", {"ids": ["counter"]}))["ok"] is True
-    produced = 0
-    stop = asyncio.Event()
-
-    async def produce() -> None:
-        nonlocal produced
-        while not stop.is_set():
-            running.source.emit("counter", produced, clock())
-            produced += 1
-            await asyncio.sleep(0.005)
-
-    producer = asyncio.create_task(produce())
-    try:
-        yield
-    finally:
-        stop.set()
-        await producer
-    received = await watcher.wait_for(is_("data", id="counter"), count=produced, within=10)
-    assert [m["value"] for m in received] == list(range(produced))
-    print(f"\nthe watcher received all {produced} values, in order")
 
 
 def fresh_connections(url: str) -> httpx.Client:
@@ -387,7 +358,7 @@ async def test_every_event_gets_a_documented_ack(
         ack = on(loop, fuzzer.sio.call(event, args, timeout=5))
         check_ack(event, args, ack)
 
-    async with watched(running, clock):
+    async with watched(running.url, running.source, clock):
         await asyncio.to_thread(example)
     assert fuzzer.sio.connected
     assert (await fuzzer.call("subscribe", {"ids": []}))["ok"] is True
@@ -426,7 +397,7 @@ async def test_any_connect_auth_connects_or_is_refused_with_a_reason(
         count += 1
         on(loop, attempt(auth))
 
-    async with watched(running, clock):
+    async with watched(running.url, running.source, clock):
         await asyncio.to_thread(example)
     no_errors_logged(caplog)
     report(record_property, "socket.io connect auth", count, MAX_EXAMPLES)
@@ -500,7 +471,7 @@ async def test_any_history_query_is_answered_without_a_server_error(
         if isinstance(body, dict) and "items" in body:
             assert isinstance(body["items"], list) and (body["next"] is None or isinstance(body["next"], str))
 
-    async with watched(running, clock):
+    async with watched(running.url, running.source, clock):
         with fresh_connections(running.url) as http:
             await asyncio.to_thread(example)
     no_errors_logged(caplog)
@@ -536,7 +507,7 @@ async def test_any_delete_is_answered_without_a_server_error(
         if response.status_code == 200:
             assert isinstance(body["deleted"], int) and body["deleted"] >= 0, body
 
-    async with watched(running, clock):
+    async with watched(running.url, running.source, clock):
         with fresh_connections(running.url) as http:
             await asyncio.to_thread(example)
     no_errors_logged(caplog)
@@ -624,7 +595,7 @@ async def test_schemathesis_passes_every_operation(
                 found = failure.exceptions if isinstance(failure, BaseExceptionGroup) else [failure]
                 failed.append(f"{operation.label}: {', '.join(str(f).splitlines()[0] for f in found)}")
 
-    async with watched(running, clock):
+    async with watched(running.url, running.source, clock):
         await asyncio.to_thread(run)
     for label, count in counts.items():
         report(record_property, f"schemathesis {checks}: {label}", count, 0)

@@ -10,7 +10,8 @@ from typing import Any
 
 from hub.app import create_app
 from hub.core import Hub
-from hub.history import HistoryBackend, HistoryLog, Query
+from hub.history import HistoryBackend, HistoryLog, Query, Record
+from hub.history.memory import MemoryHistory
 from hub.history.sqlite import SqliteHistory
 from hub.settings import Settings
 from tests.conftest import RunningHub
@@ -210,3 +211,55 @@ async def test_broadcasts_are_held_until_the_resume(running: RunningHub) -> None
     await resuming.wait_for(is_("notification", code="after"))
     codes = [m["code"] for m in resuming.of("notification")]
     assert codes == ["missed", "between", "marker", "after"]
+
+
+class GatedHistory(MemoryHistory):
+    """The memory backend, whose queries wait for `gate` while it is closed: a slow replay on demand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.waiting = asyncio.Event()
+
+    async def query(self, query: Query) -> list[Record]:
+        if not self.gate.is_set():
+            self.waiting.set()
+            await self.gate.wait()
+        return await super().query(query)
+
+
+async def test_a_slow_replay_delays_no_one_and_the_resumed_stream_stays_in_order(
+    source: FakeSource, settings: Settings, clock: Callable[[], float]
+) -> None:
+    """While a replay waits for the log, other clients get live data at once; the resuming client gets the
+    replay, then what arrived meanwhile, each message once, in seq order."""
+    history = GatedHistory()
+    async with serve(create_app(settings, source=source, history=history)) as url:
+        await source.started.wait()
+        first = await Client().connect(url)
+        await first.call("subscribe", {"ids": ["counter"]})
+        source.emit("counter", 0, clock())
+        [seen] = await first.wait_for(is_("data"))
+        await first.close()
+        for i in range(1, 10):
+            source.emit("counter", i, clock())  # missed
+        watcher = await Client().connect(url)
+        await watcher.call("subscribe", {"ids": ["counter"]})
+        history.gate.clear()
+        resuming = await Client().connect(url, auth={"since": seen["seq"]})
+        subscribing = asyncio.create_task(resuming.call("subscribe", {"ids": ["counter"]}))
+        await history.waiting.wait()  # the replay is reading the log
+        for i in range(10, 20):
+            source.emit("counter", i, clock())  # live, during the replay
+        await watcher.wait_for(is_("data", value=19))  # delivered to the others meanwhile
+        assert resuming.of("data") == []  # held until its replay is done
+        history.gate.set()
+        ack = await subscribing
+        await resuming.wait_for(is_("data", value=19))
+        assert ack["recovered"] is True and ack["replayed"] == 9
+        assert [m["value"] for m in resuming.of("data")] == list(range(1, 20))
+        received = seqs(resuming.received)
+        assert received == sorted(received) and len(set(received)) == len(received)
+        for client in (watcher, resuming):
+            await client.close()
