@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 RefusalKind = Literal[
     "bad_packet",
+    "idle_session",
     "too_many_attachments",
     "not_connected",
     "rate_limited",

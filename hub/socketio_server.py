@@ -110,7 +110,7 @@ class HubSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]  # python-s
             reason = (
                 f"did not connect to the namespace within {self.handshake_timeout_s:g} s of its handshake"
             )
-            self._start(self.close_connection(eio_sid, reason, "bad_packet"))
+            self._start(self.close_connection(eio_sid, reason, "idle_session"))
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         pending = self._binary_packet.get(eio_sid)
