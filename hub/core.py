@@ -35,7 +35,7 @@ from hub.messages import (
 )
 from hub.metrics import HubMetrics
 from hub.publisher import Publisher
-from hub.source import Source, SourceCommand, SourceStatus
+from hub.source import DeviceChecks, Source, SourceCommand, SourceStatus
 from hub.subscriptions import Subscriptions
 from hub.supervisor import Supervisor
 from hub.templates import Templates, Value
@@ -492,6 +492,13 @@ class Hub:
 
     # --- state --------------------------------------------------------------------------------------------
 
+    def rejected_device_messages(self) -> dict[str, dict[str, int]] | None:
+        """What the source refused of its devices' messages, device -> reason -> count; None for a source
+        that does not check what devices send."""
+        if not isinstance(self.source, DeviceChecks):
+            return None
+        return {device: dict(reasons) for device, reasons in self.source.rejected_device_messages().items()}
+
     def health(self) -> dict[str, Any]:
         history = self.history.stats()
         problems = []
@@ -515,10 +522,19 @@ class Hub:
                 "name": self.source.name,
                 "state": "in another process" if following else self.supervisor.state,
                 "error": None if following else self.supervisor.error,
-            },
+            }
+            | _rejections(self.rejected_device_messages()),
             "history": history,
             "delivery_backlog": self.fanout.backlog,
             "pending_commands": len(self.commands),
             "rejected_values": self.rejected_values,
             "slow_clients_disconnected": self.slow_clients_disconnected,
         } | ({} if cluster is None else {"cluster": cluster})
+
+
+def _rejections(by_device: dict[str, dict[str, int]] | None) -> dict[str, Any]:
+    """The source's part of /health about refused device messages (nothing for a source that checks none)."""
+    if by_device is None:
+        return {}
+    total = sum(count for reasons in by_device.values() for count in reasons.values())
+    return {"rejected_device_messages": {"total": total, "by_device": by_device}}

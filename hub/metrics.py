@@ -65,10 +65,10 @@ class HubMetrics:
         )
         self.client_refusals = Counter(
             "hub_client_refusals",
-            "Events, packets and requests of clients the hub refused, by kind: bad_packet (undecodable, or a "
-            "session that never connected), too_many_attachments, not_connected, rate_limited (past a "
-            "connection's event budget, or the hub's), flooding (disconnected for it), command_refused, "
-            "header_too_large, too_many_packets, too_many_handshakes.",
+            "Events, packets and requests of clients the hub refused, by kind: bad_packet (undecodable), "
+            "idle_session (never connected to the namespace), too_many_attachments, not_connected, "
+            "rate_limited (past a connection's event budget, or the hub's), flooding (disconnected for it), "
+            "command_refused, header_too_large, too_many_packets, too_many_handshakes.",
             ["kind"],
             registry=self.registry,
         )
@@ -143,16 +143,33 @@ class _StateCollector:
             ),
             ((event, hub.publish.published.get(event, 0)) for event in EVENTS),
         )
+        rejected = hub.rejected_device_messages() or {}
         yield _labelled(
             CounterMetricFamily(
                 "hub_messages_dropped",
                 "Messages thrown away, by reason: slow_client (queued for a client disconnected for falling "
                 "behind; it can resume), rejected_value (telemetry the hub refused: unknown id, bad value, "
-                "or the log cannot be written).",
+                "or the log cannot be written), rejected_device_message (refused by the source, see "
+                "hub_device_messages_rejected).",
                 labels=["reason"],
             ),
-            [("slow_client", hub.slow_client_messages_dropped), ("rejected_value", hub.rejected_values)],
+            [
+                ("slow_client", hub.slow_client_messages_dropped),
+                ("rejected_value", hub.rejected_values),
+                ("rejected_device_message", sum(sum(reasons.values()) for reasons in rejected.values())),
+            ],
         )
+        by_device = CounterMetricFamily(
+            "hub_device_messages_rejected",
+            "Device messages the source refused (MQTT: bad topic, payload or value, not announced, a "
+            "timestamp not after the last one or too far ahead, ...), by device and reason; past 100 "
+            "devices the others share the device (other devices).",
+            labels=["device", "reason"],
+        )
+        for device, reasons in sorted(rejected.items()):
+            for reason, count in sorted(reasons.items()):
+                by_device.add_metric([device, reason], count)
+        yield by_device
         yield CounterMetricFamily(
             "hub_slow_clients_disconnected",
             "Clients disconnected for holding more than HUB_CLIENT_QUEUE_LIMIT queued messages.",

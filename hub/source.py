@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from hub.messages import Level
 from hub.templates import Templates, Value
@@ -69,4 +69,15 @@ class Source(Protocol):
         """Start executing `command`; report progress through the `events` given to `run`.
 
         Raise to refuse it outright (the hub reports it as failed)."""
+        ...
+
+
+@runtime_checkable
+class DeviceChecks(Protocol):
+    """A source that checks every message its devices send and refuses the bad ones (the MQTT source); the
+    hub shows its counts in `/health` and `/metrics`."""
+
+    def rejected_device_messages(self) -> Mapping[str, Mapping[str, int]]:
+        """Device messages refused since start-up, device -> reason -> count: a copy, with a bounded number
+        of devices and a closed set of reasons (they become metric labels)."""
         ...

@@ -14,7 +14,7 @@ import pytest
 from hub.errors import ConfigurationError
 from hub.mqtt.devices import Devices
 from hub.mqtt.protocol import Broker, Topics, parse_announce, parse_broker_url
-from hub.mqtt.rejections import REPORT_EVERY_S, Rejections
+from hub.mqtt.rejections import OTHERS, REPORT_EVERY_S, Rejections
 from hub.mqtt.source import MqttSource
 from hub.settings import Settings
 from hub.sources import create_source
@@ -66,10 +66,13 @@ def test_a_password_is_never_shown_in_an_error() -> None:
 
 
 def test_the_registry_selects_the_mqtt_source_by_scheme() -> None:
-    """HUB_SOURCE=mqtt://... creates the MQTT source with HUB_MQTT_PREFIX; another scheme is refused."""
-    source = create_source(Settings(source="mqtt://127.0.0.1:1883", mqtt_prefix="site/a"))
+    """HUB_SOURCE=mqtt://... creates the MQTT source with HUB_MQTT_PREFIX and HUB_MQTT_MAX_FUTURE_S; another
+    scheme is refused."""
+    settings = Settings(source="mqtt://127.0.0.1:1883", mqtt_prefix="site/a", mqtt_max_future_s=2.5)
+    source = create_source(settings)
     assert isinstance(source, MqttSource)
     assert source.name == "mqtt://127.0.0.1:1883" and source.topics.prefix == "site/a"
+    assert source.max_future_s == 2.5
     assert source.templates == Templates(telemetry_types=(), command_templates=())
     with pytest.raises(ConfigurationError, match=r"HUB_SOURCE='amqp://x': unknown scheme 'amqp'"):
         create_source(Settings(source="amqp://x"))
@@ -196,10 +199,26 @@ def test_reports_of_bad_messages_are_rate_limited_per_device() -> None:
     saying how many were not reported in between."""
     now = [100.0]
     rejections = Rejections(clock=lambda: now[0])
-    assert rejections.reject("a", "t/a", "bad JSON") == "refused a message on t/a: bad JSON"
-    assert [rejections.reject("a", "t/a", "bad JSON") for _ in range(5)] == [None] * 5
-    assert rejections.reject("b", "t/b", "no announcement") is not None
+    assert rejections.reject("a", "t/a", "bad_payload", "bad JSON") == "refused a message on t/a: bad JSON"
+    assert [rejections.reject("a", "t/a", "bad_payload", "bad JSON") for _ in range(5)] == [None] * 5
+    assert rejections.reject("b", "t/b", "not_announced", "no announcement") is not None
     now[0] += REPORT_EVERY_S
-    report = rejections.reject("a", "t/a", "unknown id")
+    report = rejections.reject("a", "t/a", "not_announced", "unknown id")
     assert report == "refused a message on t/a: unknown id (5 more from a since the last report)"
     assert rejections.total == 8 and rejections.by_device == {"a": 7, "b": 1}
+    assert rejections.counts() == {"a": {"bad_payload": 6, "not_announced": 1}, "b": {"not_announced": 1}}
+
+
+def test_devices_past_the_bound_share_one_count() -> None:
+    """Past max_devices, new device names are counted together as OTHERS, so the counts (and the metric's
+    series) stay bounded whatever names arrive; devices already counted keep their own."""
+    rejections = Rejections(max_devices=2)
+    for device in ("a", "b", "c", "d", "a"):
+        rejections.reject(device, f"t/{device}", "not_announced", "no announcement")
+    rejections.reject("e", "t/e", "future_timestamp", "ahead")
+    assert rejections.counts() == {
+        "a": {"not_announced": 2},
+        "b": {"not_announced": 1},
+        OTHERS: {"not_announced": 2, "future_timestamp": 1},
+    }
+    assert rejections.total == 6

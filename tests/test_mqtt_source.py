@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from hub.settings import Settings
 from hub.templates import load_templates
 from tests.fakes import TEST_TEMPLATES
 from tests.support import Client, eventually, free_port, is_, serve
+from tests.test_metrics import scrape
 
 HOST, PORT = "127.0.0.1", 1883
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,7 +231,7 @@ SMALL = {
 }
 
 
-def reading(value: Any, timestamp: float = 1_800_000_000.5) -> dict[str, Any]:
+def reading(value: Any, timestamp: float = 1_700_000_000.5) -> dict[str, Any]:
     return {"value": value, "timestamp": timestamp}
 
 
@@ -260,7 +262,7 @@ async def test_bad_device_messages_are_counted_reported_and_never_forwarded(lab:
         await lab.publish("raw", "telemetry", reading(21.5), id="temp")
         await lab.publish("raw", "telemetry", reading(3), id="count")
         await lab.publish("raw", "telemetry", reading(21.5), id="temp")  # a redelivery: not after the last
-        await lab.publish("raw", "telemetry", reading(22.0, 1_800_000_002.5), id="temp")
+        await lab.publish("raw", "telemetry", reading(22.0, 1_700_000_002.5), id="temp")
         await client.wait_for(is_("data", id="temp", value=22.0))
         await eventually(lambda: served.source.rejected_messages == 1 + 1 + len(bad) + 1)
         reports = await client.wait_for(is_("notification", code="device_message_rejected"), count=3)
@@ -271,6 +273,68 @@ async def test_bad_device_messages_are_counted_reported_and_never_forwarded(lab:
     assert served.source.rejections.by_device == {"raw": 9, "ghost": 1, "broken": 1}
     assert len(client.of("notification", code="device_message_rejected")) == 3  # one per device
     assert "/raw/telemetry/temp: retained telemetry are replays" in reports[0]["message"]  # raw's first
+
+
+async def test_a_sample_from_the_future_is_refused_and_the_next_real_ones_are_accepted(lab: Lab) -> None:
+    """A sample stamped 30 s ahead of the hub's clock is refused as future_timestamp and never reaches
+    clients, and the device's next real samples are accepted, not refused as not after it."""
+    async with hub_for(lab) as served:
+        client = served.client
+        await lab.publish("drifty", "announce", SMALL, retain=True)
+        await client.wait_for(is_("notification", code="templates_changed"))
+        assert (await client.call("subscribe", {"ids": ["temp"]}))["ok"] is True
+        now = time.time()
+        await lab.publish("drifty", "telemetry", reading(99.0, now + 30), id="temp")
+        for value, offset in ((20.0, 0.0), (20.5, 0.1), (21.0, 0.2)):
+            await lab.publish("drifty", "telemetry", reading(value, now + offset), id="temp")
+        await client.wait_for(is_("data", id="temp", value=21.0))
+        (report,) = client.of("notification", code="device_message_rejected")
+    assert [m["value"] for m in client.of("data", id="temp")] == [20.0, 20.5, 21.0]
+    assert "/drifty/telemetry/temp: temp at " in report["message"]
+    assert "ahead of the hub's clock (over HUB_MQTT_MAX_FUTURE_S=5)" in report["message"]
+    assert served.source.rejected_device_messages() == {"drifty": {"future_timestamp": 1}}
+
+
+async def test_refused_device_messages_show_in_health_and_metrics_by_device_and_reason(lab: Lab) -> None:
+    """/health's source.rejected_device_messages and hub_device_messages_rejected_total count every refused
+    device message by device and reason, and hub_messages_dropped_total counts them all."""
+    async with hub_for(lab) as served:
+        client = served.client
+        await lab.publish("drifty", "announce", SMALL, retain=True)
+        await client.wait_for(is_("notification", code="templates_changed"))
+        assert (await client.call("subscribe", {"all": True}))["ok"] is True
+        now = time.time()
+        refused = [
+            ("drifty", reading(6, now + 30), "count"),
+            ("drifty", reading(7, now + 3600), "count"),
+            ("drifty", reading(20.0, now), "temp"),  # accepted
+            ("drifty", reading(20.0, now), "temp"),  # a redelivery
+            ("drifty", b"{not json", "temp"),
+            ("ghost", reading(1.0, now), "temp"),
+        ]
+        for device, payload, id in refused:
+            await lab.publish(device, "telemetry", payload, id=id)
+        await lab.publish("drifty", "telemetry", reading(21.0, now + 0.1), id="temp")
+        await client.wait_for(is_("data", id="temp", value=21.0))  # after every message above
+        health = await served.get("/health")
+        metrics = await scrape(served.url)
+    assert health["status"] == "ok"
+    assert health["source"]["rejected_device_messages"] == {
+        "total": 5,
+        "by_device": {
+            "drifty": {"future_timestamp": 2, "stale_timestamp": 1, "bad_payload": 1},
+            "ghost": {"not_announced": 1},
+        },
+    }
+    rejected = {name: n for name, n in metrics.items() if name.startswith("hub_device_messages_rejected")}
+    assert rejected == {
+        'hub_device_messages_rejected_total{device="drifty",reason="bad_payload"}': 1,
+        'hub_device_messages_rejected_total{device="drifty",reason="future_timestamp"}': 2,
+        'hub_device_messages_rejected_total{device="drifty",reason="stale_timestamp"}': 1,
+        'hub_device_messages_rejected_total{device="ghost",reason="not_announced"}': 1,
+    }
+    assert metrics['hub_messages_dropped_total{reason="rejected_device_message"}'] == 5
+    assert [(m["id"], m["value"]) for m in client.of("data")] == [("temp", 20.0), ("temp", 21.0)]
 
 
 async def test_a_conflicting_announcement_is_refused_until_the_owner_withdraws(lab: Lab) -> None:

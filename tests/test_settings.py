@@ -48,6 +48,10 @@ def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         ),
         (["--max-clients", "0"], "invalid setting HUB_MAX_CLIENTS (--max-clients)"),
         (
+            ["--mqtt-max-future-s", "-1"],
+            "invalid setting HUB_MQTT_MAX_FUTURE_S (--mqtt-max-future-s): Input should be greater than",
+        ),
+        (
             ["--cors-origins", "localhost"],
             "invalid setting HUB_CORS_ORIGINS (--cors-origins): 'localhost'",
         ),

@@ -16,7 +16,9 @@ A device connects with the last will `offline` (retained) on its status topic, t
 announcement and `online`, both retained, so a hub that starts later learns of it at once. An empty retained
 message clears a topic: clearing `announce` withdraws the device's templates from the hub. Announcements,
 statuses, commands and confirmations use QoS 1; telemetry may use QoS 0, and is never retained (the hub
-refuses retained telemetry, and a sample not later than its id's last one, so nothing is logged twice).
+refuses retained telemetry, and a sample not later than its id's last one, so nothing is logged twice; and
+a sample stamped more than `HUB_MQTT_MAX_FUTURE_S` ahead of its clock, so a wrong device clock cannot hold
+back the samples that follow).
 These models are used by the hub (hub/mqtt/source.py) and by the device emulator
 (simulators/mqtt_device.py) alike.
 """

@@ -4,8 +4,10 @@
 into hub events: announcements become the hub's templates (`templates_changed`), statuses become
 `device_online`/`device_offline` notifications (the broker publishes a dead device's last will `offline`),
 telemetry and confirmations are forwarded. Every device message is checked against what that device
-announced; a bad one is counted (`rejected_messages`), reported at a bounded rate as a
-`device_message_rejected` notification, and dropped: it never reaches clients and never stops the source.
+announced; a bad one is counted by device and reason (`rejected_device_messages`, shown by `/health` and
+`/metrics`), reported at a bounded rate as a `device_message_rejected` notification, and dropped: it never
+reaches clients and never stops the source. A sample stamped more than `max_future_s` ahead of the hub's
+clock is refused too: accepted, it would make the device's next real samples look like replays.
 When the broker goes away `run` raises, and the hub's Supervisor connects again with backoff (reporting
 `source_disconnected`/`source_connected`); what the devices announced is kept meanwhile, and the broker
 replays the retained announcements and statuses on reconnection.
@@ -14,6 +16,7 @@ replays the retained announcements and statuses on reconnection.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from typing import TypeVar
 
@@ -34,7 +37,7 @@ from hub.mqtt.protocol import (
     parse_announce,
     parse_broker_url,
 )
-from hub.mqtt.rejections import Rejections
+from hub.mqtt.rejections import RejectionReason, Rejections
 from hub.settings import Settings
 from hub.source import CatalogEvents, SourceCommand
 from hub.templates import Templates
@@ -57,10 +60,11 @@ RESERVED_CODES = frozenset(
 class MqttSource:
     """A Source whose devices announce themselves on an MQTT broker; see the module docstring."""
 
-    def __init__(self, broker: Broker, prefix: str = "hub") -> None:
+    def __init__(self, broker: Broker, prefix: str = "hub", max_future_s: float = 5.0) -> None:
         self.name = str(broker)
         self.broker = broker
         self.topics = Topics(prefix)
+        self.max_future_s = max_future_s
         self.devices = Devices()
         self.rejections = Rejections()
         self._client: aiomqtt.Client | None = None
@@ -82,6 +86,10 @@ class MqttSource:
     def rejected_messages(self) -> int:
         """Device messages refused since start-up (bad topic, payload, value, or no announcement)."""
         return self.rejections.total
+
+    def rejected_device_messages(self) -> dict[str, dict[str, int]]:
+        """Device messages refused since start-up: device -> reason (a RejectionReason) -> count."""
+        return self.rejections.counts()
 
     async def run(self, events: CatalogEvents) -> None:
         """Receive device messages until cancelled; raise aiomqtt.MqttError when the broker is lost."""
@@ -125,13 +133,15 @@ class MqttSource:
         try:
             device, kind, id = self.topics.parse(topic)
         except ValueError as error:
-            self._reject(events, "(unparsed topics)", topic, str(error))
+            self._reject(events, "(unparsed topics)", topic, "bad_topic", str(error))
             return
         if retained and kind in ("telemetry", "confirmations", "notifications"):
             # the broker replays a retained message on every (re)subscription: it would be logged again
-            self._reject(events, device, topic, f"retained {kind} are replays: publish them without retain")
+            reason = f"retained {kind} are replays: publish them without retain"
+            self._reject(events, device, topic, "retained", reason)
         elif len(payload) > MAX_PAYLOAD_BYTES:
-            self._reject(events, device, topic, f"{len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
+            reason = f"{len(payload)} bytes is over {MAX_PAYLOAD_BYTES}"
+            self._reject(events, device, topic, "too_large", reason)
         elif kind == "telemetry" and id is not None:
             self._telemetry(events, device, id, topic, payload)
         elif kind == "announce":
@@ -152,7 +162,7 @@ class MqttSource:
                 reason = f"device {device} did not announce telemetry type {id!r}"
             else:
                 reason = f"device {device} sent telemetry before announcing itself"
-            self._reject(events, device, topic, reason)
+            self._reject(events, device, topic, "not_announced", reason)
             return
         reading = self._parse(events, device, topic, payload, TelemetryPayload)
         if reading is None:
@@ -160,11 +170,19 @@ class MqttSource:
         try:
             value = telemetry_type.coerce(reading.value)
         except ValueError as error:
-            self._reject(events, device, topic, f"value of {id} ({telemetry_type.datatype}): {error}")
+            reason = f"value of {id} ({telemetry_type.datatype}): {error}"
+            self._reject(events, device, topic, "bad_value", reason)
+            return
+        ahead = reading.timestamp - time.time()
+        if ahead > self.max_future_s:  # a device clock that is wrong: later real samples would look stale
+            limit = f"HUB_MQTT_MAX_FUTURE_S={self.max_future_s:g}"
+            reason = f"{id} at {reading.timestamp} is {ahead:.1f} s ahead of the hub's clock (over {limit})"
+            self._reject(events, device, topic, "future_timestamp", reason)
             return
         previous = self._last_sample.get(id)
         if previous is not None and reading.timestamp <= previous:  # a QoS 1 redelivery, or a device's replay
-            self._reject(events, device, topic, f"{id} at {reading.timestamp} is not after its last sample")
+            reason = f"{id} at {reading.timestamp} is not after its last sample"
+            self._reject(events, device, topic, "stale_timestamp", reason)
             return
         self._last_sample[id] = reading.timestamp
         events.telemetry(id, value, reading.timestamp)
@@ -177,7 +195,7 @@ class MqttSource:
             try:
                 templates = parse_announce(payload)
             except ValueError as error:
-                self._reject(events, device, topic, f"not a valid announcement: {error}")
+                self._reject(events, device, topic, "bad_announcement", f"not a valid announcement: {error}")
                 return
             conflict = self.devices.announce(device, templates)
             if conflict is not None:
@@ -201,7 +219,8 @@ class MqttSource:
                 log.warning("device %s is offline", device)
                 events.notification("warning", "device_offline", f"device {device} is offline")
         else:
-            self._reject(events, device, topic, f"a status is online or offline, not {payload[:40]!r}")
+            reason = f"a status is online or offline, not {payload[:40]!r}"
+            self._reject(events, device, topic, "bad_payload", reason)
 
     def _confirmation(self, events: CatalogEvents, device: str, topic: str, payload: bytes) -> None:
         confirmation = self._parse(events, device, topic, payload, ConfirmationPayload)
@@ -210,7 +229,7 @@ class MqttSource:
         sent_to = self._sent.get(confirmation.command_id, device)
         if sent_to != device:
             reason = f"command {confirmation.command_id} was sent to device {sent_to}, not {device}"
-            self._reject(events, device, topic, reason)
+            self._reject(events, device, topic, "wrong_device", reason)
             return
         events.confirmation(confirmation.command_id, confirmation.status, confirmation.message)
         if confirmation.status != "executing":
@@ -221,7 +240,8 @@ class MqttSource:
         if notification is None:
             return
         if notification.code in RESERVED_CODES:
-            self._reject(events, device, topic, f"code {notification.code!r} is reserved for the hub")
+            reason = f"code {notification.code!r} is reserved for the hub"
+            self._reject(events, device, topic, "reserved_code", reason)
             return
         events.notification(notification.level, notification.code, f"{device}: {notification.message}")
 
@@ -231,11 +251,13 @@ class MqttSource:
         try:
             return model.model_validate_json(payload)
         except ValidationError as error:
-            self._reject(events, device, topic, explain(error))
+            self._reject(events, device, topic, "bad_payload", explain(error))
             return None
 
-    def _reject(self, events: CatalogEvents, device: str, topic: str, reason: str) -> None:
-        report = self.rejections.reject(device, topic, reason)
+    def _reject(
+        self, events: CatalogEvents, device: str, topic: str, reason: RejectionReason, detail: str
+    ) -> None:
+        report = self.rejections.reject(device, topic, reason, detail)
         if report is not None:
             log.warning("%s", report)
             events.notification("warning", "device_message_rejected", report)
@@ -243,4 +265,5 @@ class MqttSource:
 
 def from_settings(settings: Settings) -> MqttSource:
     """The registry's factory for `HUB_SOURCE=mqtt://host:port`, with the topics under HUB_MQTT_PREFIX."""
-    return MqttSource(parse_broker_url(settings.source, "HUB_SOURCE"), settings.mqtt_prefix)
+    broker = parse_broker_url(settings.source, "HUB_SOURCE")
+    return MqttSource(broker, settings.mqtt_prefix, settings.mqtt_max_future_s)
