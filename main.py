@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import signal
 import socket
@@ -64,7 +65,8 @@ def build_settings(argv: list[str]) -> Settings:
 
 
 class HubServer(uvicorn.Server):
-    """uvicorn's server, with the hub's shutdown order: clients are let go before their connections close.
+    """uvicorn's server, with the hub's shutdown order (clients are let go before their connections close)
+    and SIGHUP reloading the tokens.
 
     uvicorn closes every connection (websockets with code 1012) before it runs the ASGI lifespan shutdown, so
     Socket.IO clients would only see their transport drop. On SIGINT or SIGTERM this server stops accepting
@@ -100,11 +102,19 @@ class HubServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         """Handle SIGINT and SIGTERM with a graceful shutdown, as uvicorn does, but do not raise the signal
         again once it is done: uvicorn does that so the process ends as the signal would have ended it
-        (killed by SIGTERM, KeyboardInterrupt for SIGINT); the hub has stopped cleanly, so it exits with 0."""
+        (killed by SIGTERM, KeyboardInterrupt for SIGINT); the hub has stopped cleanly, so it exits with 0.
+
+        SIGHUP reads the tokens again (`HubApp.reload_tokens`), in the event loop, instead of ending the
+        process as it would by default (skipping the shutdown: reserved seqs lost, the last flush unwritten).
+        """
         original = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        original[signal.SIGHUP] = signal.getsignal(signal.SIGHUP)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self.app.reload_tokens)
         try:
             yield
         finally:
+            loop.remove_signal_handler(signal.SIGHUP)  # it leaves SIG_DFL; the loop puts back what was there
             for sig, handler in original.items():
                 signal.signal(sig, handler)
 

@@ -11,7 +11,7 @@ import socketio
 from fastapi import FastAPI
 
 from hub.admin_ui import mount_admin_ui
-from hub.auth import Authenticator, load_tokens
+from hub.auth import Authenticator, TokenSources
 from hub.cluster import Cluster
 from hub.core import Hub
 from hub.guard import Receive, RequestGuard, Scope, Send
@@ -34,12 +34,19 @@ class HubApp(socketio.ASGIApp):  # type: ignore[misc]  # python-socketio has no 
     """The ASGI application, with the hub and the first step of its shutdown, which ASGI cannot express."""
 
     def __init__(
-        self, sio: HubSocketIOServer, hub: Hub, http: FastAPI, settings: Settings, refusals: RefusalLog
+        self,
+        sio: HubSocketIOServer,
+        hub: Hub,
+        http: FastAPI,
+        settings: Settings,
+        refusals: RefusalLog,
+        authenticator: Authenticator,
     ) -> None:
         super().__init__(sio, other_asgi_app=http)
         self.sio = sio
         self.hub = hub
         self.settings = settings
+        self.authenticator = authenticator
         self._guarded = RequestGuard(
             super().__call__,
             refusals,
@@ -51,6 +58,10 @@ class HubApp(socketio.ASGIApp):  # type: ignore[misc]  # python-socketio has no 
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._guarded(scope, receive, send)
+
+    def reload_tokens(self) -> bool:
+        """Read HUB_TOKENS_FILE again (main.py does on SIGHUP); False, logged, if the old tokens stay."""
+        return self.authenticator.reload()
 
     async def disconnect_clients(self, within: float = CLIENTS_CLOSE_WITHIN_S) -> int:
         """Close every client's connection cleanly, after everything already queued for it, and wait (up to
@@ -85,6 +96,9 @@ def create_app(
     (main.HubServer) calls `disconnect_clients` first.
     """
 
+    # first: refused tokens leave nothing behind (no log file created, no source started)
+    authenticator = Authenticator(TokenSources.of(settings), settings.admin_token)
+
     def on_shed(client: str, backlog: int) -> None:
         hub.shed(client, backlog)
 
@@ -100,7 +114,6 @@ def create_app(
         max_replay=settings.max_replay,
         max_replays=settings.max_replays,
     )
-    authenticator = Authenticator(load_tokens(settings.tokens_file, settings.tokens), settings.admin_token)
     Events(sio, hub, settings, authenticator, refusals)
     hub.metrics.watch(hub, sio.manager)
 
@@ -130,4 +143,4 @@ def create_app(
         sio.instrument(auth=authenticator.admin_ui_login, mode=settings.admin_ui_mode, read_only=True)
     http = create_http_app(hub, settings, lifespan, authenticator)
     mount_admin_ui(http, settings)  # the UI's page at /admin-ui/ (or why it cannot be had)
-    return HubApp(sio, hub, http, settings, refusals)
+    return HubApp(sio, hub, http, settings, refusals, authenticator)

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     )
     allow_anonymous: bool = Field(
         False,
-        description="Allow a non-loopback HUB_HOST with no tokens configured (anyone may command).",
+        description="Allow a non-loopback HUB_HOST with no role token in effect (anyone may command).",
     )
     command_rate: float = Field(5.0, gt=0, description="Commands a second one client may send, on average.")
     command_burst: int = Field(
@@ -168,19 +168,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin such as http://localhost:4200")
         return origins
 
-    @model_validator(mode="after")
-    def _no_open_hub_on_the_network(self) -> Settings:
-        if (
-            self.tokens_file is None
-            and not self.tokens
-            and not self.allow_anonymous
-            and not _loopback(self.host)
-        ):
-            raise ValueError(
-                f"HUB_HOST={self.host} is reachable from other machines but no tokens are set, so anyone "
-                "could send commands: set HUB_TOKENS_FILE or HUB_TOKENS, or HUB_ALLOW_ANONYMOUS=true"
-            )
-        return self
+    @property
+    def anonymous_allowed(self) -> bool:
+        """May the hub run with no role token in effect (open to anyone)? Only on loopback, or when allowed
+        explicitly. Decided on the tokens actually loaded, at start-up and on reload (hub/auth.py)."""
+        return self.allow_anonymous or _loopback(self.host)
 
     @model_validator(mode="after")
     def _shared_history_for_several_processes(self) -> Settings:

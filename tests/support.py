@@ -140,6 +140,31 @@ class HubProcess:
         self.process = process
         self.url = url
         self.log: list[str] = []
+        self._logged = asyncio.Condition()
+        self._ended = False
+
+    async def collect(self, stream: asyncio.StreamReader) -> None:
+        """Append each line of `stream` to the log as it comes, until the process closes it."""
+        async for line in stream:
+            async with self._logged:
+                self.log.append(line.decode())
+                self._logged.notify_all()
+        async with self._logged:
+            self._ended = True
+            self._logged.notify_all()
+
+    async def logged(self, text: str, after: int = 0, within: float = 10) -> str:
+        """The first log line from index `after` on that contains `text`, waiting for it to be written;
+        fails at once if the process ends without writing it."""
+
+        def found() -> str | None:
+            return next((line for line in self.log[after:] if text in line), None)
+
+        async with self._logged:
+            await asyncio.wait_for(self._logged.wait_for(lambda: self._ended or found()), within)
+        line = found()
+        assert line is not None, f"the hub ended without logging {text!r}:\n" + "".join(self.log)
+        return line
 
 
 @asynccontextmanager
@@ -160,7 +185,7 @@ async def main_process(
         if not line:
             raise RuntimeError("the hub exited during start-up:\n" + "".join(hub.log))
         hub.log.append(line.decode())
-    drain = asyncio.create_task(_collect(process.stderr, hub.log))
+    drain = asyncio.create_task(hub.collect(process.stderr))
     try:
         yield hub
     finally:
@@ -168,11 +193,6 @@ async def main_process(
             process.kill()
         await process.wait()
         await drain
-
-
-async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
-    async for line in stream:
-        into.append(line.decode())
 
 
 async def shed_a_stalled_client(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -14,13 +15,13 @@ import pytest
 import socketio
 
 from hub.app import create_app
-from hub.auth import Authenticator, hash_token, load_tokens
+from hub.auth import Authenticator, TokenSources, hash_token, load_tokens
 from hub.errors import ConfigurationError
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
-from tests.support import Client, serve
+from tests.support import ROOT, Client, free_port, serve
 
 TOKENS = {"viewer": "viewer-token-abcdefghijklmnop", "operator": "operator-token-abcdefghijklmn",
           "admin": "admin-token-abcdefghijklmnopq"}  # fmt: skip
@@ -138,7 +139,7 @@ async def test_an_open_hub_lets_anyone_command(running: RunningHub) -> None:
 def test_tokens_come_from_a_file_and_the_environment(tokens_file: Path) -> None:
     """Entries from the file and from role:sha256 pairs; each token is known by its role."""
     extra = hash_token("from-the-environment-123456")
-    auth = Authenticator(load_tokens(tokens_file, f"viewer:{extra}"), admin_token=None)
+    auth = Authenticator(TokenSources(tokens_file, f"viewer:{extra}"), admin_token=None)
     assert auth.identify("from-the-environment-123456") is not None
     assert [auth.identify(TOKENS[role]).role for role in TOKENS] == list(TOKENS)  # type: ignore[union-attr]
     assert auth.identify("unknown") is None and not auth.open
@@ -172,14 +173,46 @@ def test_new_token_command_prints_a_usable_entry(tmp_path: Path) -> None:
     token = result.stdout.split("): ")[1].split()[0]
     entry = result.stdout.split("tokens file entry:\n")[1]
     (tmp_path / "t.yaml").write_text("tokens:\n" + entry)
-    principal = Authenticator(load_tokens(tmp_path / "t.yaml", None)).identify(token)
+    principal = Authenticator(TokenSources(tmp_path / "t.yaml")).identify(token)
     assert principal is not None and (principal.name, principal.role) == ("wall-screen", "operator")
 
 
 def test_an_open_hub_listens_only_on_loopback() -> None:
-    """Without tokens, a non-loopback host is refused unless anonymous access is allowed explicitly."""
-    with pytest.raises(ValueError, match=r"HUB_HOST=0\.0\.0\.0 is reachable"):
-        Settings(host="0.0.0.0")
-    assert Settings(host="0.0.0.0", allow_anonymous=True).host == "0.0.0.0"
-    assert Settings(host="0.0.0.0", tokens="viewer:" + "a" * 64).host == "0.0.0.0"
-    assert Settings(host="::1").host == "::1" and Settings(host="localhost").host == "localhost"
+    """Without role tokens, a non-loopback host is refused unless anonymous access is allowed explicitly."""
+
+    def authenticator(**settings: Any) -> Authenticator:
+        return Authenticator(TokenSources.of(Settings(**settings)), settings.get("admin_token"))
+
+    with pytest.raises(ConfigurationError, match=r"no tokens are set .*HUB_HOST=0\.0\.0\.0 is reachable"):
+        authenticator(host="0.0.0.0")
+    with pytest.raises(ConfigurationError, match="HUB_ADMIN_TOKEN alone does not count"):
+        authenticator(host="0.0.0.0", admin_token=TOKENS["admin"])
+    assert authenticator(host="0.0.0.0", allow_anonymous=True).open
+    assert not authenticator(host="0.0.0.0", tokens="viewer:" + "a" * 64).open
+    assert all(authenticator(host=host).open for host in ("127.0.0.1", "::1", "localhost"))
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "problem"),
+    [
+        ("tokens: []\n", {}, "HUB_TOKENS_FILE='{file}': tokens: the list is empty"),
+        (None, {"HUB_TOKENS": ","}, "HUB_TOKENS=',': no token in it"),
+        (None, {"HUB_ADMIN_TOKEN": TOKENS["admin"]}, "no tokens are set (HUB_TOKENS_FILE, HUB_TOKENS) "
+         "(HUB_ADMIN_TOKEN alone does not count"),
+    ],
+    ids=["empty-file", "only-commas", "admin-token-alone"],
+)  # fmt: skip
+def test_no_role_token_in_effect_stops_start_up_on_a_reachable_host(
+    tmp_path: Path, content: str | None, env: dict[str, str], problem: str
+) -> None:
+    """An empty tokens list counts as none: main.py on 0.0.0.0 exits with 2, naming the file and field."""
+    file = tmp_path / "tokens.yaml"
+    flags = ["--host", "0.0.0.0", "--port", str(free_port()), "--history-url", "memory://"]
+    if content is not None:
+        file.write_text(content)
+        flags += ["--tokens-file", str(file)]
+    result = subprocess.run([sys.executable, "main.py", *flags], cwd=ROOT, env=os.environ | env,
+                            capture_output=True, text=True, timeout=20)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert problem.format(file=file) in result.stderr and "Traceback" not in result.stderr
+    assert "HUB_HOST=0.0.0.0 is reachable from other machines" in result.stderr

@@ -26,6 +26,7 @@ import uvicorn
 import yaml
 
 from hub.app import create_app
+from hub.auth import hash_token
 from hub.settings import Settings
 from hub.templates import COMMAND_FILE, TELEMETRY_FILE, load_templates
 from main import HubServer
@@ -275,3 +276,101 @@ async def test_what_exists_once_serving_is_exempt_from_garbage_collection() -> N
         server.should_exit = True
         await task
         gc.unfreeze()
+
+
+KEPT, REMOVED, ADDED = (
+    "kept-token-abcdefghijklmnop",
+    "removed-token-abcdefghijklm",
+    "added-token-abcdefghijklmno",
+)
+
+
+def write_tokens(file: Path, tokens: dict[str, str]) -> None:
+    """A tokens file of operators by name, written the safe way: a new file renamed over the old one."""
+    entries = [
+        {"name": name, "role": "operator", "sha256": hash_token(token)} for name, token in tokens.items()
+    ]
+    staged = file.with_suffix(".new")
+    staged.write_text(yaml.safe_dump({"tokens": entries}))
+    staged.replace(file)
+
+
+async def refused_with(url: str, token: str | None) -> Any:
+    """The connect_error data of a client connecting with `token`, which must be refused."""
+    client = Client()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(url, auth={"token": token})
+    await client.close()
+    return client.connect_errors[0]["data"]
+
+
+async def test_sighup_reloads_the_tokens_and_open_connections_keep_their_identity(tmp_path: Path) -> None:
+    """SIGHUP reloads the tokens file: a new token works, a removed one is refused, open connections go on."""
+    tokens = tmp_path / "tokens.yaml"
+    write_tokens(tokens, {"kept": KEPT, "removed": REMOVED})
+    async with main_process(["--history-url", "memory://", "--tokens-file", str(tokens)]) as hub:
+        before = await Client().connect(hub.url, auth={"token": REMOVED})
+        assert (await before.call("subscribe", {"ids": ["attitude_yaw_deg"]}))["ok"] is True
+        await before.wait_for(is_("data"))
+        write_tokens(tokens, {"kept": KEPT, "added": ADDED})
+        hub.process.send_signal(signal.SIGHUP)
+        await hub.logged("hub.auth: tokens reloaded: 2 in effect")
+        streamed = len(before.of("data"))
+        await before.wait_for(is_("data"), count=streamed + 5)  # 10 a second: still streaming
+        assert (await before.call("subscribe", {"ids": ["attitude_roll_deg"]}))["ok"] is True
+        added = await Client().connect(hub.url, auth={"token": ADDED})
+        kept = await Client().connect(hub.url, auth={"token": KEPT})
+        assert await refused_with(hub.url, REMOVED) == {"code": "unauthorized"}
+        async with httpx.AsyncClient(base_url=hub.url) as http:
+            for token, status in ((ADDED, 200), (KEPT, 200), (REMOVED, 401)):
+                reply = await http.get("/telemetry-types", headers={"Authorization": f"Bearer {token}"})
+                assert reply.status_code == status
+        for client in (before, added, kept):
+            await client.close()
+        assert hub.process.returncode is None
+        hub.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(hub.process.wait(), 10) == 0
+    lines = "".join(hub.log)
+    assert "(removed, operator) connected" in lines and "(added, operator) connected" in lines
+    assert not re.search(r" (ERROR|CRITICAL) |Traceback", lines), lines
+    assert all(token not in lines for token in (KEPT, REMOVED, ADDED))
+
+
+@pytest.mark.parametrize(
+    ("host", "content", "problem"),
+    [
+        ("127.0.0.1", "tokens: [", "not valid YAML"),
+        (
+            "127.0.0.1",
+            "tokens:\n  - {name: x, role: operator, sha256: plain}",
+            "tokens.0.sha256: String should",
+        ),
+        ("127.0.0.1", None, "cannot read it"),
+        ("0.0.0.0", "tokens: []", "tokens: the list is empty, but HUB_HOST=0.0.0.0 is reachable"),
+    ],
+    ids=["not-yaml", "bad-field", "removed-file", "emptied-on-a-reachable-host"],
+)
+async def test_a_bad_tokens_file_on_sighup_is_logged_and_the_tokens_in_effect_stay(
+    tmp_path: Path, host: str, content: str | None, problem: str
+) -> None:
+    """SIGHUP with a broken tokens file, or one emptied on a reachable host, logs why and changes nothing."""
+    tokens = tmp_path / "tokens.yaml"
+    write_tokens(tokens, {"kept": KEPT})
+    flags = ["--history-url", "memory://", "--host", host, "--tokens-file", str(tokens)]
+    async with main_process(flags) as hub:
+        if content is None:
+            tokens.unlink()
+        else:
+            tokens.write_text(content)
+        hub.process.send_signal(signal.SIGHUP)
+        line = await hub.logged("tokens not reloaded")
+        assert (
+            f" ERROR   hub.auth: tokens not reloaded, the 1 in effect stay: HUB_TOKENS_FILE={str(tokens)!r}: "
+            in line
+        )
+        assert problem in line
+        client = await Client().connect(hub.url, auth={"token": KEPT})
+        assert (await client.call("subscribe", {"ids": ["battery_voltage"]}))["ok"] is True
+        await client.close()
+        assert await refused_with(hub.url, None) == {"code": "unauthorized"}  # still not open
+        assert hub.process.returncode is None
