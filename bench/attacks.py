@@ -51,7 +51,9 @@ def ws_url(url: str) -> str:
 
 async def raw(url: str, **options: Any) -> websockets.ClientConnection:
     """A bare Engine.IO websocket connected to the default namespace."""
-    ws = await websockets.connect(ws_url(url), max_size=None, ping_interval=None, **options)
+    ws = await websockets.connect(
+        ws_url(url), max_size=None, ping_interval=None, close_timeout=0.1, **options
+    )
     await ws.recv()
     await ws.send("40")
     await ws.recv()

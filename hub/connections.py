@@ -10,6 +10,10 @@ Inbound work is bounded whatever the event (subscribe, unsubscribe, command, an 
 - per connection, a token bucket (HUB_EVENT_RATE a second, HUB_EVENT_BURST at once) and at most
   `MAX_IN_FLIGHT` events being handled at once; past either, the event is answered `rate_limited` at once,
   without running;
+- per client address, a token bucket shared by all its connections (HUB_ADDRESS_EVENT_RATE,
+  HUB_ADDRESS_EVENT_BURST), which each connect takes from too: a client that reconnects to get a fresh
+  connection budget (twenty connections pipelining commands and reconnecting got 13,000 commands a second
+  handled, a core and a half of the hub) finds its address's budget spent;
 - a connection that keeps sending past its budget (another HUB_EVENT_BURST refusals beyond what the rate
   allows) is disconnected as flooding;
 - in total, at most HUB_MAX_EVENTS_IN_FLIGHT events are being handled at once, across all connections.
@@ -28,14 +32,27 @@ MAX_IN_FLIGHT = 16
 """Events of one connection being handled at once (a replay, a command waiting for the log, ...)."""
 
 
+MAX_ADDRESSES = 10_000
+"""Addresses remembered at once before the idle ones with a whole budget are forgotten."""
+
+
 class Flooding(RateLimited):
     """The connection kept sending past its budget: it is answered, then disconnected."""
+
+
+@dataclass(slots=True, eq=False)
+class Address:
+    """The budget shared by the connections of one client address."""
+
+    events: TokenBucket
+    connections: int = 0
 
 
 @dataclass(slots=True, eq=False)
 class Connection:
     sid: str
     principal: Principal
+    address: Address
     events: TokenBucket
     strikes: TokenBucket
     """Refusals beyond the budget; empty means flooding."""
@@ -52,23 +69,40 @@ class Connections:
         command_rate: float,
         command_burst: int,
         max_in_flight_total: int,
+        address_event_rate: float,
+        address_event_burst: int,
     ) -> None:
         self.event_rate = event_rate
         self.event_burst = event_burst
         self.command_rate = command_rate
         self.command_burst = command_burst
         self.max_in_flight_total = max_in_flight_total
+        self.address_event_rate = address_event_rate
+        self.address_event_burst = address_event_burst
         self.in_flight = 0
         """Events being handled now, across all connections."""
         self._by_sid: dict[str, Connection] = {}
+        self._addresses: dict[str, Address] = {}
 
     def __len__(self) -> int:
         return len(self._by_sid)
 
-    def open(self, sid: str, principal: Principal) -> Connection:
+    def admit_connect(self, address: str) -> None:
+        """Take a token of `address` for a new connection, or raise RateLimited."""
+        if (wait := self._address(address).events.take()) > 0:
+            raise RateLimited(
+                f"{address} sends more than {self.address_event_burst} events and connects at once or "
+                f"{self.address_event_rate:g}/s; try again in {wait:.2f} s",
+                _later(wait),
+            )
+
+    def open(self, sid: str, principal: Principal, address: str) -> Connection:
+        budget = self._address(address)
+        budget.connections += 1
         connection = Connection(
             sid,
             principal,
+            budget,
             TokenBucket(self.event_rate, self.event_burst),
             TokenBucket(self.event_rate, self.event_burst),
             TokenBucket(self.command_rate, self.command_burst),
@@ -81,6 +115,7 @@ class Connections:
         connection = self._by_sid.pop(sid, None)
         if connection is not None:
             connection.closed = True
+            connection.address.connections -= 1
         return connection
 
     def get(self, sid: str) -> Connection | None:
@@ -114,6 +149,15 @@ class Connections:
                     _later(wait),
                 ),
             )
+        if (wait := connection.address.events.take()) > 0:
+            raise self._refused(
+                connection,
+                RateLimited(
+                    f"this client's address sends more than {self.address_event_burst} events at once or "
+                    f"{self.address_event_rate:g}/s; try again in {wait:.2f} s",
+                    _later(wait),
+                ),
+            )
         connection.in_flight += 1
         self.in_flight += 1
         return connection
@@ -130,6 +174,17 @@ class Connections:
                 f"try again in {wait:.2f} s",
                 _later(wait),
             )
+
+    def _address(self, address: str) -> Address:
+        budget = self._addresses.get(address)
+        if budget is None:
+            if len(self._addresses) >= MAX_ADDRESSES:  # forget the idle ones whose budget is whole again
+                for idle in [a for a, b in self._addresses.items() if not b.connections and b.events.full()]:
+                    del self._addresses[idle]
+            budget = self._addresses[address] = Address(
+                TokenBucket(self.address_event_rate, self.address_event_burst)
+            )
+        return budget
 
     def _refused(self, connection: Connection, error: RateLimited) -> RateLimited:
         if connection.strikes.take() > 0:

@@ -108,6 +108,8 @@ class Events:
             settings.command_rate,
             settings.command_burst,
             settings.max_events_in_flight,
+            settings.address_event_rate,
+            settings.address_event_burst,
         )
         self._handlers: dict[str, Callable[[Connection, tuple[Any, ...]], Awaitable[BaseModel]]] = {
             "subscribe": self.subscribe,
@@ -128,6 +130,13 @@ class Events:
                 {"code": "too_many_clients"},
             )
         try:
+            self.connections.admit_connect(peer)
+        except RateLimited as error:
+            self.refusals.note("rate_limited", peer, f"refused {sid} from {peer}: {error.message}")
+            raise socketio.exceptions.ConnectionRefusedError(
+                error.message, {"code": "rate_limited", **error.details}
+            ) from None
+        try:
             credentials = ConnectAuth.model_validate(auth if auth is not None else {})
         except ValidationError as error:
             problems = "; ".join(
@@ -143,7 +152,7 @@ class Events:
             raise socketio.exceptions.ConnectionRefusedError(
                 f"{problem}: connect with auth: {{token: ...}}", {"code": "unauthorized"}
             )
-        self.connections.open(sid, principal)
+        self.connections.open(sid, principal, peer)
         hub.connect(sid, credentials.since)
         log.info(
             "client %s (%s, %s) connected from %s (%d connected)",

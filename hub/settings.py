@@ -103,6 +103,15 @@ class Settings(BaseSettings):
         description="Events one connection may send at once before HUB_EVENT_RATE applies; as many more "
         "refused ones and it is disconnected for flooding.",
     )
+    address_event_rate: float = Field(
+        500.0,
+        gt=0,
+        description="Events and connects a second all connections from one client address may send, on "
+        "average.",
+    )
+    address_event_burst: int = Field(
+        2000, ge=1, description="Events and connects all connections from one address may send at once."
+    )
     max_events_in_flight: int = Field(
         1000, ge=1, description="Events of all connections being handled at once; past it, rate_limited."
     )

@@ -194,7 +194,7 @@ class HubSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]  # python-s
             return
         sid = self.manager.sid_from_eio_sid(eio_sid, "/")
         if sid is None or not self.manager.is_connected(sid, "/"):
-            self.refusals.note("not_connected", eio_sid, f"dropped an event of {eio_sid}, not connected")
+            await self.close_connection(eio_sid, "sent an event without being connected", "not_connected")
             return
         event, args = data[0], data[1:]
         admission = self.dispatch(sid, event, args)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 import websockets
 
 from hub.app import create_app
@@ -218,3 +219,25 @@ async def test_http_is_still_answered_while_a_client_floods(running: RunningHub)
     await asyncio.gather(*flooding)
     for ws in flooders:
         await ws.close()
+
+
+@pytest.mark.parametrize(
+    "settings", [{"address_event_burst": 60, "address_event_rate": 0.01, "event_burst": 1000}], indirect=True
+)
+async def test_reconnecting_does_not_renew_the_budget_of_an_address(running: RunningHub) -> None:
+    """Connections from one address share its budget: reconnecting for a fresh one gets rate_limited, and
+    so does a connect once the budget is spent."""
+    answered = 0
+    for _ in range(5):  # each connect takes a token, and each event one
+        client = await running.client()
+        acks = [await client.call("subscribe", {"ids": ["counter"]}) for _ in range(20)]
+        answered += sum(1 for a in acks if a["ok"])
+        if not acks[-1]["ok"]:
+            assert acks[-1]["error"]["code"] == "rate_limited"
+            break
+        await client.close()
+    assert answered < 60
+    refused = Client()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await refused.connect(running.url)
+    assert refused.connect_errors[0]["data"]["code"] == "rate_limited"

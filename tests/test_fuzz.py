@@ -251,6 +251,7 @@ def settings() -> Settings:
     """The usual test settings, with the command and event budgets lifted: the fuzzer sends hundreds of
     events a second, which must reach validation rather than be turned away as too many."""
     unlimited = {"command_rate": 1e9, "command_burst": 10**9, "event_rate": 1e9, "event_burst": 10**9}
+    unlimited |= {"address_event_rate": 1e9, "address_event_burst": 10**9}
     return Settings.model_validate(
         {"templates_dir": TEST_TEMPLATES, "history_url": "memory://", "admin_token": ADMIN_TOKEN} | unlimited
     )
