@@ -83,6 +83,9 @@ def hub_environment(templates: Path, database: Path, port: int, **more: str) -> 
         "HUB_TEMPLATES_DIR": str(templates),
         "HUB_HISTORY_URL": f"sqlite:///{database}",
         "HUB_LOG_LEVEL": "warning",
+        # every load generator connects from 127.0.0.1: one address's budget would refuse most of them
+        "HUB_ADDRESS_EVENT_RATE": "1000000",
+        "HUB_ADDRESS_EVENT_BURST": "1000000",
     }
     return env | more
 
