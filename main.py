@@ -18,9 +18,9 @@ from uvicorn.server import HANDLED_SIGNALS
 
 from hub.app import HubApp, create_app
 from hub.errors import ConfigurationError
-from hub.logs import configure
+from hub.logging_setup import configure
 from hub.settings import Settings
-from hub.websocket import websocket_options
+from hub.transport.websocket_protocol import websocket_options
 
 GRACEFUL_SHUTDOWN_S = 5
 """Requests still running this long after the clients were let go are cancelled, and the hub stops anyway.

@@ -10,19 +10,20 @@ from contextlib import asynccontextmanager
 import socketio
 from fastapi import FastAPI
 
-from hub.admin_ui import mount_admin_ui
 from hub.auth import Authenticator, TokenSources
 from hub.cluster import Cluster
 from hub.core import Hub
-from hub.guard import Receive, RequestGuard, Scope, Send
 from hub.history import HistoryBackend, HistoryLog, open_backend
-from hub.http import create_http_app
-from hub.refusals import RefusalKind, RefusalLog
-from hub.server import Events, SocketIOTransport, create_server
 from hub.settings import Settings
-from hub.socketio_server import HubSocketIOServer
-from hub.source import Source
 from hub.sources import create_source
+from hub.sources.base import Source
+from hub.transport.delivery import SocketIOTransport, create_server
+from hub.transport.events import Events
+from hub.transport.refusals import RefusalKind, RefusalLog
+from hub.transport.request_guard import Receive, RequestGuard, Scope, Send
+from hub.transport.socketio_server import HubSocketIOServer
+from hub.web.admin_ui import mount_admin_ui
+from hub.web.api import create_http_app
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from hub import codec, tasks
+from hub.alarms import LimitMonitor
 from hub.catalog import Catalog, CatalogChange
 from hub.commands import CommandTracker, PendingCommand, new_command_id, validate
 from hub.errors import HubError, SourceUnavailable
 from hub.fanout import CatchUp, FanOut, Transport
 from hub.history import HistoryLog, Query, Record
-from hub.limits import LimitMonitor
 from hub.messages import (
     TERMINAL_STATUSES,
     CommandAck,
@@ -35,7 +35,7 @@ from hub.messages import (
 )
 from hub.metrics import HubMetrics
 from hub.publisher import Publisher
-from hub.source import DeviceChecks, Source, SourceCommand, SourceStatus
+from hub.sources.base import DeviceChecks, Source, SourceCommand, SourceStatus
 from hub.subscriptions import Subscriptions
 from hub.supervisor import Supervisor
 from hub.templates import Templates, Value

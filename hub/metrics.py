@@ -18,12 +18,12 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.process_collector import ProcessCollector
 
 from hub.messages import TERMINAL_STATUSES
-from hub.refusals import RefusalKind
 from hub.supervisor import SourceState
+from hub.transport.refusals import RefusalKind
 
 if TYPE_CHECKING:
     from hub.core import Hub
-    from hub.emitter import RoomEmitter
+    from hub.transport.room_emitter import RoomEmitter
 
 EVENTS = ("data", "confirmation", "notification")
 M = TypeVar("M", CounterMetricFamily, GaugeMetricFamily)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Literal
 
-from hub.source import Source
+from hub.sources.base import Source
 
 if TYPE_CHECKING:
     from hub.core import Hub

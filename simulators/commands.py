@@ -12,7 +12,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 
-from hub.source import SourceCommand, SourceEvents
+from hub.sources.base import SourceCommand, SourceEvents
 from hub.templates import CommandTemplate, Value
 from simulators.spacecraft import MODES, Spacecraft
 

@@ -4,11 +4,11 @@
 
 It runs the simulator (physics, signals and command timelines, for the templates of --templates-dir) for its
 whole life, reporting to a `Link` that turns every telemetry value, confirmation and notice into an MQTT
-message (topics and payloads: hub/mqtt/protocol.py). Beside it, a connection to the broker that is made again
-with backoff whenever the broker goes away: each one sets the last will `offline`, announces the templates
-and `online` (both retained), subscribes to the device's commands and hands them to the simulator. What the
-simulator produces while there is no connection is dropped, as a radio link would lose it. SIGINT or SIGTERM
-publish `offline`, disconnect cleanly and exit with status 0.
+message (topics and payloads: hub/sources/mqtt/protocol.py). Beside it, a connection to the broker that is
+made again with backoff whenever the broker goes away: each one sets the last will `offline`, announces the
+templates and `online` (both retained), subscribes to the device's commands and hands them to the
+simulator. What the simulator produces while there is no connection is dropped, as a radio link would lose
+it. SIGINT or SIGTERM publish `offline`, disconnect cleanly and exit with status 0.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from pydantic import ValidationError
 
 from hub.errors import ConfigurationError
 from hub.messages import Level
-from hub.mqtt.protocol import (
+from hub.sources.base import SourceCommand, SourceStatus
+from hub.sources.mqtt.protocol import (
     DEVICE_PATTERN,
     Broker,
     CommandPayload,
@@ -39,7 +40,6 @@ from hub.mqtt.protocol import (
     explain,
     parse_broker_url,
 )
-from hub.source import SourceCommand, SourceStatus
 from hub.templates import TELEMETRY_FILE, Value, load_templates
 from simulators.simulator import Simulator
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hub.errors import SourceUnavailable
 from hub.settings import Settings
-from hub.source import SourceCommand, SourceEvents
+from hub.sources.base import SourceCommand, SourceEvents
 from hub.templates import TELEMETRY_FILE, Templates, load_templates
 from simulators.commands import CommandRunner
 from simulators.knobs import load_knobs

@@ -10,7 +10,7 @@ from hub.history import Query, Record
 from hub.history.base import Marks
 from hub.history.memory import MemoryHistory
 from hub.messages import Level
-from hub.source import SourceCommand, SourceEvents, SourceStatus
+from hub.sources.base import SourceCommand, SourceEvents, SourceStatus
 from hub.templates import Templates, Value, load_templates
 
 TEST_TEMPLATES = Path(__file__).parent / "templates"

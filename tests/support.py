@@ -19,7 +19,7 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from hub.websocket import websocket_options
+from hub.transport.websocket_protocol import websocket_options
 
 Message = dict[str, Any]
 

@@ -110,7 +110,7 @@ async def test_the_admin_ui_needs_an_admin_token(source: FakeSource) -> None:
     async with serve(app) as url:
         assert await admin_login(url, "wrong") is False
         assert await admin_login(url, ADMIN_TOKEN) is True
-        # its packet counters wrap python-engineio's websocket handler, which hub.engineio_socket replaces
+        # its packet counters wrap python-engineio's websocket handler, which LeanSocket replaces
         raw = await raw_client(url)
         assert [type(socket) for socket in app.sio.eio.sockets.values()] == [AsyncSocket]
         await raw.close()

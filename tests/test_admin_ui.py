@@ -21,7 +21,7 @@ import httpx
 import pytest
 import socketio
 
-from hub.admin_ui import INSTALL, UI, localized
+from hub.web.admin_ui import INSTALL, UI, localized
 from tests.conftest import ADMIN_TOKEN, RunningHub
 from tests.support import ROOT, Client, HubProcess, free_port, main_process
 

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.charts import MAX_BUCKETS, answer, parse_interval, plan
 from hub.history import HistoryLog, Record
 from hub.history.memory import MemoryHistory
-from hub.problems import ParameterError
 from hub.templates import Value, load_templates
+from hub.web.charts import MAX_BUCKETS, answer, parse_interval, plan
+from hub.web.problems import ParameterError
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES
 from tests.support import is_

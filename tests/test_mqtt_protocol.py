@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from hub.errors import ConfigurationError
-from hub.mqtt.devices import Devices
-from hub.mqtt.protocol import Broker, Topics, parse_announce, parse_broker_url
-from hub.mqtt.rejections import OTHERS, REPORT_EVERY_S, Rejections
-from hub.mqtt.source import MqttSource
 from hub.settings import Settings
 from hub.sources import create_source
+from hub.sources.mqtt.devices import Devices
+from hub.sources.mqtt.protocol import Broker, Topics, parse_announce, parse_broker_url
+from hub.sources.mqtt.rejections import OTHERS, REPORT_EVERY_S, Rejections
+from hub.sources.mqtt.source import MqttSource
 from hub.templates import Templates
 from main import build_settings
 

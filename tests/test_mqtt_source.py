@@ -28,9 +28,9 @@ import pytest
 from hub.app import create_app
 from hub.core import Hub
 from hub.history.memory import MemoryHistory
-from hub.mqtt.protocol import Topics
-from hub.mqtt.source import MqttSource
 from hub.settings import Settings
+from hub.sources.mqtt.protocol import Topics
+from hub.sources.mqtt.source import MqttSource
 from hub.templates import load_templates
 from tests.fakes import TEST_TEMPLATES
 from tests.support import Client, eventually, free_port, is_, serve

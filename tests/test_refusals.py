@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from hub.refusals import RefusalKind, RefusalLog
+from hub.transport.refusals import RefusalKind, RefusalLog
 from tests.conftest import RunningHub
 
 SET_MODE = {"command": "set_mode", "parameters": {"mode": "safe"}}
@@ -15,7 +15,7 @@ SET_MODE = {"command": "set_mode", "parameters": {"mode": "safe"}}
 
 def test_one_line_per_kind_client_and_interval(caplog: pytest.LogCaptureFixture) -> None:
     """Within an interval a kind is logged once per client; the next line says how many were left out."""
-    caplog.set_level(logging.INFO, "hub.refusals")
+    caplog.set_level(logging.INFO, "hub.transport.refusals")
     counted: list[RefusalKind] = []
     now = [0.0]
     refusals = RefusalLog(counted.append, interval_s=10, clock=lambda: now[0])
@@ -41,7 +41,7 @@ async def test_a_command_flood_writes_one_log_line(
     client = await running.client()
     acks = await asyncio.gather(*(client.call("command", SET_MODE) for _ in range(100)))
     assert sum(1 for a in acks if not a["ok"] and a["error"]["code"] == "rate_limited") == 99
-    refusal_lines = [r for r in caplog.records if r.name == "hub.refusals"]
+    refusal_lines = [r for r in caplog.records if r.name == "hub.transport.refusals"]
     assert 1 <= len(refusal_lines) <= 2  # a command's own limit, and the connection's 16 events at once
     counted = running.hub.metrics.client_refusals
     assert counted.labels("command_refused")._value.get() + counted.labels("rate_limited")._value.get() == 99

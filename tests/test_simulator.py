@@ -17,7 +17,7 @@ import yaml
 
 from hub.errors import ConfigurationError, SourceUnavailable
 from hub.settings import Settings
-from hub.source import Source, SourceCommand, SourceStatus
+from hub.sources.base import Source, SourceCommand, SourceStatus
 from hub.templates import TELEMETRY_FILE, Templates, Value, load_templates
 from simulators.simulator import Simulator, from_settings
 

@@ -9,7 +9,7 @@ import httpx
 from hub.app import create_app
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
-from hub.source import SourceCommand, SourceEvents
+from hub.sources.base import SourceCommand, SourceEvents
 from hub.templates import Templates, load_templates
 from tests.fakes import TEST_TEMPLATES
 from tests.support import eventually, serve

@@ -20,9 +20,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from hub.alarms import classify
 from hub.cli import output
 from hub.cli.connection import CliError, HubHttp, Message, Stream, refusal
-from hub.limits import classify
 from hub.templates import Limits
 
 REFRESH_S = 0.25

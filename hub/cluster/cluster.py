@@ -28,11 +28,11 @@ from redis.exceptions import RedisError
 from hub import codec, tasks
 from hub.cluster.lease import RENEW_S, Lease
 from hub.cluster.stream import HEARTBEAT_S, StreamFollower, StreamSender, catch_up
-from hub.emitter import RedisRoomEmitter
 from hub.errors import ErrorCode, HubError, SourceUnavailable
 from hub.history import Query, Record
 from hub.messages import CommandAck, CommandRequest, Level
 from hub.templates import Templates
+from hub.transport.room_emitter import RedisRoomEmitter
 
 if TYPE_CHECKING:
     from hub.core import Hub

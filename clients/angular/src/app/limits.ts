@@ -1,6 +1,6 @@
 import type { Band, Limits } from './hub-api';
 
-/** How a value stands against its telemetry type's limits, as the hub classifies it (hub/limits.py). */
+/** How a value stands against its telemetry type's limits, as the hub classifies it (hub/alarms.py). */
 export type LimitState = 'nominal' | 'warning' | 'critical';
 
 export function classify(limits: Limits | null | undefined, value: unknown): LimitState {

@@ -13,8 +13,8 @@ after what is collected has been written, so frames keep their order.
 
 This subclasses uvicorn's `WebSocketsSansIOProtocol` and uses its attributes `conn` (the websockets
 `ServerProtocol`), `transport`, `writable`, `disconnected`, `handshake_complete`, `close_sent` and
-`initial_response`: uvicorn and websockets are pinned in requirements.txt, and tests/test_websocket.py fails
-when these change.
+`initial_response`: uvicorn and websockets are pinned in requirements.txt, and
+tests/test_websocket_protocol.py fails when these change.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""hub/engineio_socket.py: the lighter Engine.IO socket, over python-engineio internals."""
+"""hub/transport/lean_socket.py: the lighter Engine.IO socket, over python-engineio internals."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import socketio
 from engineio.async_socket import AsyncSocket
 
 from hub.app import HubApp, create_app
-from hub.engineio_socket import LeanSocket
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
+from hub.transport.lean_socket import LeanSocket
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import eventually, is_, raw_client, serve

@@ -9,7 +9,7 @@
   one carrying more packets than Engine.IO decodes (`MAX_POLLING_PACKETS`) gets 400 (Engine.IO would answer
   200 and drop them all).
 - A long-polling handshake while HUB_MAX_HANDSHAKES sessions have not connected to the namespace gets 503.
-Every refusal is counted and logged once a kind and interval (hub/refusals.py).
+Every refusal is counted and logged once a kind and interval (hub/transport/refusals.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from hub.refusals import RefusalKind, RefusalLog
+from hub.transport.refusals import RefusalKind, RefusalLog
 
 log = logging.getLogger(__name__)
 

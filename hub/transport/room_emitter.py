@@ -9,7 +9,7 @@ all once, and put on each recipient's Engine.IO queue in a plain loop: no task, 
 that can yield.
 
 This depends on internals of python-socketio/python-engineio, pinned in requirements.txt and checked by
-tests/test_emitter.py: the text form of a Socket.IO EVENT packet on the default namespace, the Engine.IO
+tests/test_room_emitter.py: the text form of a Socket.IO EVENT packet on the default namespace, the Engine.IO
 packet's `encode_cache`, the Engine.IO socket's `queue` and `closed`, and the manager's `rooms` (only their
 sizes, to count recipients once per message). Everything else goes through the library as usual.
 """
@@ -23,7 +23,7 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 
-from hub.websocket import PreparedText
+from hub.transport.websocket_protocol import PreparedText
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from hub.auth import Principal
 from hub.errors import Forbidden, RateLimited
-from hub.ratelimit import TokenBucket
+from hub.transport.token_bucket import TokenBucket
 
 MAX_IN_FLIGHT = 16
 """Events of one connection being handled at once (a replay, a command waiting for the log, ...)."""

@@ -1,4 +1,8 @@
-"""The source registry: `HUB_SOURCE` names an entry here, or is a URL whose scheme selects one.
+"""Telemetry sources: the `Source` protocol (`base`), this registry, and each source in its own module.
+
+`HUB_SOURCE` names an entry of the registry, or is a URL whose scheme selects one: the simulator
+(`simulators/`) or MQTT devices (`mqtt/`). Like the history backends (hub/history/), a source is a plugin
+chosen by a name or a URL scheme.
 
 Only the selected source is imported: the MQTT client library is loaded when `HUB_SOURCE=mqtt://...`, never
 for the simulator.
@@ -12,7 +16,7 @@ from typing import cast
 
 from hub.errors import ConfigurationError
 from hub.settings import Settings
-from hub.source import Source
+from hub.sources.base import Source
 
 SOURCES: dict[str, str] = {
     "simulator": "simulators.simulator:from_settings",
@@ -20,7 +24,7 @@ SOURCES: dict[str, str] = {
 """Source name -> "module:factory"; a factory takes the Settings and returns a Source."""
 
 SCHEMES: dict[str, str] = {
-    "mqtt": "hub.mqtt.source:from_settings",
+    "mqtt": "hub.sources.mqtt.source:from_settings",
 }
 """URL scheme -> "module:factory", for `HUB_SOURCE=scheme://...`; the factory parses the URL."""
 

@@ -1,4 +1,5 @@
-"""The MQTT source (`HUB_SOURCE=mqtt://host:port`): devices on a broker, in hub/mqtt/protocol.py's layout.
+"""The MQTT source (`HUB_SOURCE=mqtt://host:port`): devices on a broker, laid out as in
+hub/sources/mqtt/protocol.py.
 
 `run` connects, subscribes to everything devices publish under `HUB_MQTT_PREFIX`, and turns each message
 into hub events: announcements become the hub's templates (`templates_changed`), statuses become
@@ -24,8 +25,10 @@ import aiomqtt
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import SourceUnavailable
-from hub.mqtt.devices import Devices
-from hub.mqtt.protocol import (
+from hub.settings import Settings
+from hub.sources.base import CatalogEvents, SourceCommand
+from hub.sources.mqtt.devices import Devices
+from hub.sources.mqtt.protocol import (
     MAX_PAYLOAD_BYTES,
     Broker,
     CommandPayload,
@@ -37,9 +40,7 @@ from hub.mqtt.protocol import (
     parse_announce,
     parse_broker_url,
 )
-from hub.mqtt.rejections import RejectionReason, Rejections
-from hub.settings import Settings
-from hub.source import CatalogEvents, SourceCommand
+from hub.sources.mqtt.rejections import RejectionReason, Rejections
 from hub.templates import Templates
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,11 @@
   logged once): the library would raise, log two tracebacks and, after a bad binary header, swallow every
   later event of the connection.
 - Events of the default namespace (`_handle_event`): handed to the hub's `Dispatch` the moment they arrive,
-  in arrival order, which binds them to their connection and its budget (hub/connections.py) and answers at
-  once when it refuses; an event whose name is not a string is answered `bad_request`.
+  in arrival order, which binds them to their connection and its budget (hub/transport/connections.py)
+  and answers at once when it refuses; an event whose name is not a string is answered `bad_request`.
 - Sessions that did an Engine.IO handshake but never connected to the namespace are closed after
   HUB_HANDSHAKE_TIMEOUT_S (python-engineio keeps them, with their request headers, until a ping fails).
-- Engine.IO sockets are `LeanSocket`s (hub/engineio_socket.py) unless the Admin UI needs the library's.
+- Engine.IO sockets are `LeanSocket`s (hub/transport/lean_socket.py) unless the Admin UI needs the library's.
 
 This depends on `AsyncServer`'s `_handle_eio_connect`, `_handle_eio_message`, `_handle_eio_disconnect`,
 `_handle_connect`, `_handle_disconnect`, `_handle_ack`, `_send_packet`, `_binary_packet`, `packet_class` and
@@ -31,8 +31,8 @@ import socketio
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
-from hub.engineio_socket import LeanSocket
-from hub.refusals import RefusalKind, RefusalLog
+from hub.transport.lean_socket import LeanSocket
+from hub.transport.refusals import RefusalKind, RefusalLog
 
 log = logging.getLogger(__name__)
 

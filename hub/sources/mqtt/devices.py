@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from hub.mqtt.protocol import Status
+from hub.sources.mqtt.protocol import Status
 from hub.templates import TelemetryType, Templates
 
 log = logging.getLogger(__name__)

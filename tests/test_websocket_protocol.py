@@ -1,4 +1,4 @@
-"""hub/websocket.py: prepared frames and one write per client per loop turn, over uvicorn internals."""
+"""hub/transport/websocket_protocol.py: prepared frames, one write per client per loop turn, on uvicorn."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from websockets.server import ServerProtocol
 from hub.app import create_app
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
-from hub.websocket import HubWebSocketProtocol, PreparedText, text_frame
+from hub.transport.websocket_protocol import HubWebSocketProtocol, PreparedText, text_frame
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import Client, is_, raw_client, serve
 
 
 def test_the_pinned_versions_are_the_ones_checked() -> None:
-    """hub/websocket.py was written against these versions: re-check its assumptions before changing a pin."""
+    """hub/transport/websocket_protocol.py was written against these versions: re-check before a new pin."""
     assert importlib.metadata.version("uvicorn") == "0.54.0"
     assert importlib.metadata.version("websockets") == "17.4"
 

@@ -1,26 +1,22 @@
-"""The Socket.IO layer: decodes client events, calls the core, returns acks; delivers the core's messages."""
+"""The hub's answer to each client event: decode the payload, call the core, return the ack."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import socketio
 from pydantic import BaseModel, ValidationError
 
-from hub import codec
 from hub.auth import Authenticator
-from hub.connections import Connection, Connections, Flooding
 from hub.core import Hub
-from hub.emitter import RedisRoomEmitter, RoomEmitter
 from hub.errors import BadRequest, Forbidden, HubError, RateLimited, UnknownEvent
-from hub.history import Record
 from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, SubscriptionRequest
-from hub.refusals import RefusalKind, RefusalLog
 from hub.settings import Settings
-from hub.socketio_server import Admission, HubSocketIOServer
-from hub.subscriptions import room
+from hub.transport.connections import Connection, Connections, Flooding
+from hub.transport.refusals import RefusalKind, RefusalLog
+from hub.transport.socketio_server import Admission, HubSocketIOServer
 
 log = logging.getLogger(__name__)
 
@@ -29,66 +25,13 @@ R = TypeVar("R", bound=BaseModel)
 KNOWN_EVENTS = "subscribe, unsubscribe, command"
 
 
-def create_server(
-    settings: Settings, on_shed: Callable[[str, int], None], refusals: RefusalLog
-) -> HubSocketIOServer:
-    """The Socket.IO server, with the hub's emit path and JSON codec. `on_shed(sid, backlog)` is told of
-    every client disconnected for falling more than HUB_CLIENT_QUEUE_LIMIT messages behind."""
-    manager = (
-        RoomEmitter(settings.client_queue_limit, on_shed)
-        if settings.redis_url is None
-        else RedisRoomEmitter(
-            settings.redis_url, settings.redis_channel, settings.client_queue_limit, on_shed
-        )
-    )
-    return HubSocketIOServer(
-        client_manager=manager,
-        async_mode="asgi",  # always: with aiohttp installed the library would otherwise pick aiohttp
-        cors_allowed_origins=settings.cors_origins,
-        ping_interval=settings.ping_interval_s,
-        ping_timeout=settings.ping_timeout_s,
-        max_http_buffer_size=settings.max_message_bytes,
-        json=codec,
-        logger=False,
-        engineio_logger=False,
-        lean_sockets=not settings.admin_ui,
-        refusals=refusals,
-        handshake_timeout_s=settings.handshake_timeout_s,
-    )
-
-
-class SocketIOTransport:
-    """The core's Transport over python-socketio: one room per telemetry id."""
-
-    def __init__(self, sio: socketio.AsyncServer) -> None:
-        self.sio = sio
-        self.emitter: RoomEmitter = sio.manager
-
-    async def deliver(self, record: Record, skip: Collection[str]) -> None:
-        if record.type == "data":
-            await self.emitter.send_text("data", record.payload, room(record.id or ""), skip)
-        else:
-            await self.emitter.send_text(record.type, record.payload, None, skip)
-
-    async def send(self, client: str, event: str, text: str) -> None:
-        await self.emitter.send_text(event, text, client)
-
-    async def join(self, client: str, ids: Iterable[str]) -> None:
-        for telemetry_id in ids:
-            await self.sio.enter_room(client, room(telemetry_id))
-
-    async def leave(self, client: str, ids: Iterable[str]) -> None:
-        for telemetry_id in ids:
-            await self.sio.leave_room(client, room(telemetry_id))
-
-
 class Events:
     """The hub's answer to each client event: who may connect, and who may do what once connected.
 
     Every event of a connected client gets an ack, refusals included: a handler that returned nothing would
     leave a client's `emitWithAck` waiting forever. Each event is bound to its connection (and so to the
     identity it connected with) the moment it arrives, and admitted within the connection's budget
-    (hub/connections.py) before any work is done for it."""
+    (hub/transport/connections.py) before any work is done for it."""
 
     def __init__(
         self,

@@ -22,8 +22,8 @@ from hub.history import HistoryLog, Query, Record, cursor
 from hub.history.aggregate import value
 from hub.history.base import Buckets, Summary
 from hub.messages import format_timestamp
-from hub.problems import ParameterError
 from hub.templates import NUMERIC, TelemetryType, Value
+from hub.web.problems import ParameterError
 
 Aggregate = Literal["min", "max", "avg", "count", "first", "last"]
 Strategy = Literal["latest", "minmax"]

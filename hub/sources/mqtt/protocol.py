@@ -19,7 +19,7 @@ statuses, commands and confirmations use QoS 1; telemetry may use QoS 0, and is 
 refuses retained telemetry, and a sample not later than its id's last one, so nothing is logged twice; and
 a sample stamped more than `HUB_MQTT_MAX_FUTURE_S` ahead of its clock, so a wrong device clock cannot hold
 back the samples that follow).
-These models are used by the hub (hub/mqtt/source.py) and by the device emulator
+These models are used by the hub (hub/sources/mqtt/source.py) and by the device emulator
 (simulators/mqtt_device.py) alike.
 """
 

@@ -12,16 +12,16 @@ from socketio import packet
 
 from hub import codec
 from hub.app import create_app
-from hub.emitter import event_frame
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
+from hub.transport.room_emitter import event_frame
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import eventually, is_, serve, shed_a_stalled_client
 
 
 def test_the_pinned_versions_are_the_ones_checked() -> None:
-    """hub/emitter.py was written against these versions: re-check its assumptions before changing a pin."""
+    """hub/transport/room_emitter.py was written against these versions: re-check it before changing a pin."""
     assert importlib.metadata.version("python-socketio") == "5.18.1"
     assert importlib.metadata.version("python-engineio") == "4.15.1"
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.logs import JsonFormatter, TextFormatter
+from hub.logging_setup import JsonFormatter, TextFormatter
 from tests.support import ROOT, Client, HubProcess, main_process, raw_client
 
 FIELDS = {"timestamp", "level", "logger", "message"}
@@ -66,11 +66,11 @@ async def test_json_logs_one_object_per_line_for_connections_commands_and_reques
 
     found("uvicorn.error", "Uvicorn running on")
     found("uvicorn.access", "GET /health")
-    assert found("hub.server", f"client {sid} ", "connected from")["level"] == "INFO"
-    found("hub.server", "command set_mode", "accepted as", ack["command_id"])
+    assert found("hub.transport.events", f"client {sid} ", "connected from")["level"] == "INFO"
+    found("hub.transport.events", "command set_mode", "accepted as", ack["command_id"])
     terminal = found("hub.core", "command set_mode", ack["command_id"], ended["status"], "after")
     assert ended["message"] in terminal["message"]
-    found("hub.server", f"client {sid} disconnected")
+    found("hub.transport.events", f"client {sid} disconnected")
     found("hub.app", "stopped")
 
 
@@ -155,7 +155,7 @@ async def test_a_token_in_a_query_string_never_reaches_the_log(log_format: str) 
 def test_warnings_and_uncaught_exceptions_are_json_lines() -> None:
     """Python's warnings and an uncaught exception, which Python writes to stderr itself, are JSON lines."""
     code = (
-        "import warnings; from hub.logs import configure; configure('info', 'json'); "
+        "import warnings; from hub.logging_setup import configure; configure('info', 'json'); "
         "warnings.warn('deprecated\\nsoon'); raise RuntimeError('boom')"
     )
     result = subprocess.run(

@@ -15,16 +15,17 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from hub import charts, contract
+from hub import contract
 from hub.auth import ANONYMOUS, Authenticator, Principal, Role
-from hub.charts import AggregatePage, Strategy
 from hub.core import Hub
 from hub.history import Query as HistoryQuery
 from hub.history import cursor
 from hub.messages import EPOCH, Confirmation, DataMessage, MessageType, Notification
-from hub.problems import ParameterError, Problem, Refused
 from hub.settings import Settings
 from hub.templates import CommandTemplate, TelemetryType
+from hub.web import charts
+from hub.web.charts import AggregatePage, Strategy
+from hub.web.problems import ParameterError, Problem, Refused
 
 MESSAGE_TYPES: tuple[MessageType, ...] = ("data", "confirmation", "notification")
 MAX_LIMIT = 10_000

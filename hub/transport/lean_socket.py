@@ -10,14 +10,14 @@ timeout costs a task per client per burst of messages. `LeanSocket` does the sam
   answering pings is found by the Engine.IO server's service task, as with stock sockets, and closing a
   socket now also ends its writer, which closes the websocket, which ends the reader;
 - the writer takes everything queued for its client at once and hands it to the websocket in a row, so the
-  transport (hub/websocket.py) writes it in one system call.
+  transport (hub/transport/websocket_protocol.py) writes it in one system call.
 
-`hub.socketio_server.HubSocketIOServer` gives every new Engine.IO socket this class, at the moment the
-Engine.IO server reports the connection (before any ping is scheduled or the websocket handler runs):
-python-engineio creates its sockets itself and offers no hook for the class. This depends on
+`hub.transport.socketio_server.HubSocketIOServer` gives every new Engine.IO socket this class, at the
+moment the Engine.IO server reports the connection (before any ping is scheduled or the websocket handler
+runs): python-engineio creates its sockets itself and offers no hook for the class. This depends on
 `AsyncSocket`'s attributes (`queue`, `last_ping`, `connected`, `upgrading`, `upgraded`, `closing`, `closed`)
 and methods (`receive`, `close`, `schedule_ping`, `_websocket_handler`): python-engineio and
-python-socketio are pinned in requirements.txt, and tests/test_engineio_socket.py fails when these change.
+python-socketio are pinned in requirements.txt, and tests/test_lean_socket.py fails when these change.
 """
 
 from __future__ import annotations

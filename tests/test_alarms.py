@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub.limits import LimitMonitor
+from hub.alarms import LimitMonitor
 from hub.templates import load_templates
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES
