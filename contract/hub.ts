@@ -114,7 +114,10 @@ export interface ErrorBody {
     | "source_unavailable"
     | "forbidden"
     | "rate_limited"
-    | "internal_error";
+    | "internal_error"
+    | "unauthorized"
+    | "too_many_clients"
+    | "history_unavailable";
   message: string;
   details?: {
     [k: string]: unknown;

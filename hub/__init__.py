@@ -7,7 +7,9 @@ Layers, outside in (ARCHITECTURE.md draws them):
   lives in the top-level `simulators/`);
 - `history/`: the durable log and its backends; `cluster/`: several hub processes over Redis;
 - the core, flat in this package and free of any transport, web framework or metrics library: `core` (the
-  `Hub` facade), `catalog`, `commands`, `subscriptions`, `alarms`, `fanout`, `publisher`, `supervisor`,
-  with the wire contract in `messages` and the error codes in `errors`;
+  `Hub` facade), `intake` (what the source reports), `sessions` and `replay` (clients, their subscriptions
+  and resumes), `command_lifecycle` (with `commands`), `catalog`, `subscriptions`, `alarms`, `fanout`,
+  `publisher`, `supervisor`, `peers` (the other processes, as the core sees them), `health` (the one frozen
+  snapshot /health and /metrics report), with the wire contract in `messages` and the error codes in `errors`;
 - `app` wires them together once; `settings`, `auth`, `metrics`, `logging_setup` and `cli/` serve them all.
 """

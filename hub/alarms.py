@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hub.messages import Level
+from hub.messages import HubNotificationCode, Level
 from hub.templates import Band, Limits, TelemetryType
 
 State = Literal["nominal", "warning_low", "warning_high", "critical_low", "critical_high"]
@@ -17,9 +17,11 @@ State = Literal["nominal", "warning_low", "warning_high", "critical_low", "criti
 
 @dataclass(frozen=True, slots=True)
 class Transition:
+    """A value of `id` crossed into another band: the notification to publish, and the states around it."""
+
     id: str
     level: Level
-    code: str
+    code: HubNotificationCode
     message: str
     previous: State
     state: State
@@ -45,6 +47,8 @@ def _outside(band: Band | None, value: float) -> Literal["low", "high"] | None:
 
 
 class LimitMonitor:
+    """The band each telemetry id with limits is in; `check` returns a `Transition` when a value moves it."""
+
     def __init__(self, types: dict[str, TelemetryType]) -> None:
         self._limits = {i: t.limits for i, t in types.items() if t.limits is not None}
         self._names = {i: t.name or i for i, t in types.items()}
@@ -74,6 +78,7 @@ class LimitMonitor:
             return None
         self._state[telemetry_id] = state
         name, unit = self._names[telemetry_id], self._units[telemetry_id]
+        code: HubNotificationCode
         if state == "nominal":
             level: Level = "info"
             code = "limit_nominal"
@@ -81,6 +86,6 @@ class LimitMonitor:
         else:
             severity, side = state.split("_")
             level = "critical" if severity == "critical" else "warning"
-            code = f"limit_{severity}"
+            code = "limit_critical" if severity == "critical" else "limit_warning"
             message = f"{name} {side} {severity} at {value:g}{unit}"
         return Transition(telemetry_id, level, code, message, previous, state, float(value))

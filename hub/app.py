@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import socketio
 from fastapi import FastAPI
 
 from hub.auth import Authenticator, TokenSources
 from hub.cluster import Cluster
+from hub.cluster.redis_bus import RedisBus
 from hub.core import Hub
 from hub.history import HistoryBackend, HistoryLog, open_backend
+from hub.metrics import HubMetrics
 from hub.settings import Settings
 from hub.sources import create_source
 from hub.sources.base import Source
 from hub.transport.delivery import SocketIOTransport, create_server
 from hub.transport.events import Events
-from hub.transport.refusals import RefusalKind, RefusalLog
+from hub.transport.refusals import RefusalLog
 from hub.transport.request_guard import Receive, RequestGuard, Scope, Send
+from hub.transport.room_emitter import RedisRoomEmitter, RoomEmitter
 from hub.transport.socketio_server import HubSocketIOServer
 from hub.web.admin_ui import mount_admin_ui
 from hub.web.api import create_http_app
@@ -30,14 +33,18 @@ log = logging.getLogger(__name__)
 CLIENTS_CLOSE_WITHIN_S = 2.0
 """How long a shutdown waits for disconnected clients to close their connections before the server does."""
 
+RESUME_AFTER_A_GAP = "this process missed part of the leading process's stream; its clients resume it"
+
 
 class HubApp(socketio.ASGIApp):  # type: ignore[misc]  # python-socketio has no type information
-    """The ASGI application, with the hub and the first step of its shutdown, which ASGI cannot express."""
+    """The ASGI application, with the hub, its metrics and the first step of its shutdown, which ASGI cannot
+    express."""
 
     def __init__(
         self,
         sio: HubSocketIOServer,
         hub: Hub,
+        metrics: HubMetrics,
         http: FastAPI,
         settings: Settings,
         refusals: RefusalLog,
@@ -46,6 +53,7 @@ class HubApp(socketio.ASGIApp):  # type: ignore[misc]  # python-socketio has no 
         super().__init__(sio, other_asgi_app=http)
         self.sio = sio
         self.hub = hub
+        self.metrics = metrics
         self.settings = settings
         self.authenticator = authenticator
         self._guarded = RequestGuard(
@@ -68,23 +76,12 @@ class HubApp(socketio.ASGIApp):  # type: ignore[misc]  # python-socketio has no 
         """Close every client's connection cleanly, after everything already queued for it, and wait (up to
         `within`) until the close has gone out. Returns how many clients were connected.
 
-        The close is Engine.IO's (a CLOSE packet, then the websocket's close frame), not a Socket.IO namespace
-        disconnect: socket.io clients treat "io server disconnect" as final and never reconnect by themselves,
-        whereas after a transport close they reconnect with backoff and, with `auth.since`, resume without a
-        gap once the hub is back. The hub keeps running meanwhile; the lifespan's exit stops it.
+        Clients reconnect by themselves after such a close (`RoomEmitter.close_connections` says why) and,
+        with `auth.since`, resume without a gap once the hub is back. The hub keeps running meanwhile; the
+        lifespan's exit stops it.
         """
-        clients = list(self.sio.manager.get_participants("/", None))
-        log.info("shutting down: closing the connections of %d clients", len(clients))
-        closing = [asyncio.create_task(self.sio.eio.disconnect(eio_sid)) for _, eio_sid in clients]
-        if closing:
-            _, late = await asyncio.wait(closing, timeout=within)
-            for task in late:
-                task.cancel()
-            if late:
-                log.warning(
-                    "%d of %d clients did not take the close in %g s", len(late), len(clients), within
-                )
-        return len(clients)
+        emitter: RoomEmitter = self.sio.manager
+        return await emitter.close_connections("shutting down", within)
 
 
 def create_app(
@@ -100,27 +97,30 @@ def create_app(
     # first: refused tokens leave nothing behind (no log file created, no source started)
     authenticator = Authenticator(TokenSources.of(settings), settings.admin_token)
 
-    def on_shed(client: str, backlog: int) -> None:
-        hub.shed(client, backlog)
-
-    def on_refusal(kind: RefusalKind) -> None:
-        hub.metrics.client_refused(kind)
-
-    refusals = RefusalLog(on_refusal)
-    sio = create_server(settings, on_shed, refusals)
+    metrics = HubMetrics()
+    refusals = RefusalLog(metrics.client_refused)
+    sio = create_server(settings, refusals)
     hub = Hub(
         source or create_source(settings),
-        HistoryLog(history or open_backend(settings.history_url), settings.history_flush_interval_s),
+        HistoryLog(
+            history or open_backend(settings.history_url),
+            settings.history_flush_interval_s,
+            on_batch=metrics.batch_written,
+        ),
         SocketIOTransport(sio),
         max_replay=settings.max_replay,
         max_replays=settings.max_replays,
+        on_command_ended=metrics.command_ended,
+        shed_clients=sio.manager.shed_clients(),
     )
-    Events(sio, hub, settings, authenticator, refusals)
-    hub.metrics.watch(hub, sio.manager)
+    Events(sio, hub, settings, authenticator, refusals, metrics)
+    metrics.watch(hub.snapshot, sio.manager)
 
     peers = None
     if settings.redis_url is not None:
-        peers = Cluster(settings.redis_url, settings.redis_channel, sio.manager)
+        emitter: RedisRoomEmitter = sio.manager
+        bus = RedisBus(settings.redis_url, settings.redis_channel, emitter)
+        peers = Cluster(bus, hub, hub.history, partial(emitter.close_connections, RESUME_AFTER_A_GAP))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -142,6 +142,6 @@ def create_app(
         # and ping to /admin (one more emit each). Read-only: rooms changed from the UI would bypass the
         # hub's own subscription sets.
         sio.instrument(auth=authenticator.admin_ui_login, mode=settings.admin_ui_mode, read_only=True)
-    http = create_http_app(hub, settings, lifespan, authenticator)
+    http = create_http_app(hub, metrics, settings, lifespan, authenticator)
     mount_admin_ui(http, settings)  # the UI's page at /admin-ui/ (or why it cannot be had)
-    return HubApp(sio, hub, http, settings, refusals, authenticator)
+    return HubApp(sio, hub, metrics, http, settings, refusals, authenticator)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, summarize
 
 if TYPE_CHECKING:
     from hub.settings import Settings
@@ -182,9 +182,7 @@ def load_tokens(file: Path | None, listed: str | None) -> list[TokenEntry]:
         except yaml.YAMLError as error:
             raise ConfigurationError(f"HUB_TOKENS_FILE={str(file)!r}: not valid YAML: {error}") from None
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, p['loc'])) or 'the file'}: {p['msg']}" for p in error.errors()
-            )
+            problems = summarize(error, "the file")
             raise ConfigurationError(f"HUB_TOKENS_FILE={str(file)!r}: {problems}") from None
     for index, item in enumerate(filter(None, (part.strip() for part in (listed or "").split(",")))):
         role, _, digest = item.partition(":")

@@ -35,6 +35,8 @@ class CatalogChange:
 
 
 class Catalog:
+    """The source's templates, indexed: telemetry types by id, their groups, command templates by name."""
+
     templates: Templates
     types: dict[str, TelemetryType]
     commands: dict[str, CommandTemplate]

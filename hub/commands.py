@@ -48,6 +48,8 @@ def new_command_id() -> str:
 
 @dataclass
 class PendingCommand:
+    """A command the hub accepted: its ids, its timeout's timer, and who ended it, once it has ended."""
+
     command_id: str
     command: str
     request_id: str | None

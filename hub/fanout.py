@@ -73,6 +73,9 @@ class _Operation:
 
 
 class FanOut:
+    """The one task that delivers every message in `seq` order, runs subscription changes between two
+    deliveries (`serialized`), keeps each id's latest value, and holds a client during its replay."""
+
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.latest: dict[str, tuple[int, str]] = {}

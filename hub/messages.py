@@ -7,7 +7,7 @@ as the message enters the log). Client payloads are validated here once, with un
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,9 +15,33 @@ from hub.errors import ErrorCode
 from hub.templates import Value
 
 MessageType = Literal["data", "confirmation", "notification"]
-CommandStatus = Literal["accepted", "executing", "completed", "failed", "timeout"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "timeout"})
+MESSAGE_TYPES: tuple[MessageType, ...] = get_args(MessageType)
+SourceStatus = Literal["executing", "completed", "failed"]
+"""What a source reports of a command it executes: `executing`, then `completed` or `failed`."""
+CommandStatus = Literal["accepted", SourceStatus, "timeout"]
+"""A command's life: the hub's `accepted`, the source's statuses, or the hub's `timeout`."""
+TerminalStatus = Literal["completed", "failed", "timeout"]
+TERMINAL_STATUSES: frozenset[str] = frozenset(get_args(TerminalStatus))
 Level = Literal["info", "warning", "critical"]
+HubNotificationCode = Literal[
+    "limit_warning",
+    "limit_critical",
+    "limit_nominal",
+    "templates_changed",
+    "templates_conflict",
+    "source_connected",
+    "source_disconnected",
+    "source_overrun",
+    "device_online",
+    "device_offline",
+    "device_message_rejected",
+    "late_confirmation",
+    "unexpected_confirmation",
+    "client_too_slow",
+    "leader_changed",
+]
+"""The notification codes the hub (and the simulator it ships) publishes itself. Any other code is a
+source's own; a device may not send one of these (hub/sources/mqtt/source.py refuses it)."""
 
 MAX_LIST_LENGTH = 1000
 """Longest `ids`/`groups` list a subscription request may carry (bounded work per request)."""

@@ -3,27 +3,26 @@ tests, never share one).
 
 The hot paths stay as they were: the emit path adds its recipients to a plain counter once per message, not
 once per recipient, and the publisher adds one per message; everything that is state (clients,
-subscriptions, backlogs, the source's state) is read only when Prometheus scrapes, by `_StateCollector`.
-Histograms are observed once per command and once per log batch.
+subscriptions, backlogs, the source's state) is read only when Prometheus scrapes, by `_StateCollector`,
+from one frozen `Snapshot` the hub takes (hub/health.py) and the emitter's counter. Histograms are observed
+once per command (`command_ended`, given to the hub) and once per log batch (`batch_written`, given to the
+log), as the app factory wires them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, TypeVar, get_args
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol, TypeVar, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
+from hub.health import Snapshot
 from hub.messages import TERMINAL_STATUSES
 from hub.supervisor import SourceState
 from hub.transport.refusals import RefusalKind
-
-if TYPE_CHECKING:
-    from hub.core import Hub
-    from hub.transport.room_emitter import RoomEmitter
 
 EVENTS = ("data", "confirmation", "notification")
 M = TypeVar("M", CounterMetricFamily, GaugeMetricFamily)
@@ -35,6 +34,15 @@ COMMAND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 
 WRITE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 """Seconds to write one batch (every 0.1 s at most) to the log; past 0.1 s the writer falls behind."""
+
+
+class Deliveries(Protocol):
+    """What the emit path counts (hub/transport/room_emitter.py)."""
+
+    @property
+    def sent(self) -> Mapping[str, int]:
+        """Messages put on clients' queues, by event: one per recipient."""
+        ...
 
 
 class HubMetrics:
@@ -86,8 +94,13 @@ class HubMetrics:
         ProcessCollector(registry=self.registry)
 
     def command_ended(self, status: str, seconds: float) -> None:
+        """A command ended in `status`, `seconds` after it was accepted."""
         self.commands.labels(status).inc()
         self.command_latency.labels(status).observe(seconds)
+
+    def batch_written(self, seconds: float) -> None:
+        """The log wrote one batch of records in `seconds`."""
+        self.history_write.observe(seconds)
 
     def command_refused(self, code: str) -> None:
         self.commands_refused.labels(code).inc()
@@ -95,10 +108,9 @@ class HubMetrics:
     def client_refused(self, kind: str) -> None:
         self.client_refusals.labels(kind).inc()
 
-    def watch(self, hub: Hub, emitter: RoomEmitter) -> None:
-        """Report `hub`'s state and `emitter`'s deliveries at every scrape, and time the log's batches."""
-        hub.history.on_batch = self.history_write.observe
-        self.registry.register(_StateCollector(hub, emitter))
+    def watch(self, snapshot: Callable[[], Snapshot], deliveries: Deliveries) -> None:
+        """Report the hub's state (`snapshot()`, taken at each scrape) and the emitter's deliveries."""
+        self.registry.register(_StateCollector(snapshot, deliveries))
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The metrics in the format the `Accept` header asks for (Prometheus text by default, or
@@ -108,22 +120,23 @@ class HubMetrics:
 
 
 class _StateCollector:
-    """What the hub's objects already keep, turned into metrics when Prometheus scrapes."""
+    """The hub's snapshot and the emitter's counter, turned into metrics when Prometheus scrapes."""
 
-    def __init__(self, hub: Hub, emitter: RoomEmitter) -> None:
-        self.hub = hub
-        self.emitter = emitter
+    def __init__(self, snapshot: Callable[[], Snapshot], deliveries: Deliveries) -> None:
+        self.snapshot = snapshot
+        self.deliveries = deliveries
 
     def collect(self) -> Iterator[Metric]:
-        hub = self.hub
+        snapshot = self.snapshot()
+        health = snapshot.health
         yield GaugeMetricFamily(
-            "hub_connected_clients", "Socket.IO clients connected to this process.", value=len(hub.clients)
+            "hub_connected_clients", "Socket.IO clients connected to this process.", value=health.clients
         )
         yield _labelled(
             GaugeMetricFamily(
                 "hub_subscriptions", "Clients of this process subscribed to each telemetry id.", labels=["id"]
             ),
-            sorted(hub.subscriptions.counts().items()),
+            sorted(snapshot.subscriptions.items()),
         )
         yield _labelled(
             CounterMetricFamily(
@@ -132,7 +145,7 @@ class _StateCollector:
                 "sent on subscribe and replays included.",
                 labels=["event"],
             ),
-            ((event, self.emitter.sent.get(event, 0)) for event in EVENTS),
+            ((event, self.deliveries.sent.get(event, 0)) for event in EVENTS),
         )
         yield _labelled(
             CounterMetricFamily(
@@ -141,9 +154,9 @@ class _StateCollector:
                 "leader publishes).",
                 labels=["type"],
             ),
-            ((event, hub.publish.published.get(event, 0)) for event in EVENTS),
+            ((event, snapshot.published.get(event, 0)) for event in EVENTS),
         )
-        rejected = hub.rejected_device_messages() or {}
+        rejected = snapshot.rejected_device_messages()
         yield _labelled(
             CounterMetricFamily(
                 "hub_messages_dropped",
@@ -154,8 +167,8 @@ class _StateCollector:
                 labels=["reason"],
             ),
             [
-                ("slow_client", hub.slow_client_messages_dropped),
-                ("rejected_value", hub.rejected_values),
+                ("slow_client", snapshot.slow_client_messages_dropped),
+                ("rejected_value", health.rejected_values),
                 ("rejected_device_message", sum(sum(reasons.values()) for reasons in rejected.values())),
             ],
         )
@@ -173,33 +186,35 @@ class _StateCollector:
         yield CounterMetricFamily(
             "hub_slow_clients_disconnected",
             "Clients disconnected for holding more than HUB_CLIENT_QUEUE_LIMIT queued messages.",
-            value=hub.slow_clients_disconnected,
+            value=health.slow_clients_disconnected,
         )
         yield GaugeMetricFamily(
             "hub_commands_pending",
             "Commands accepted and not ended yet.",
-            value=len(hub.commands),
+            value=health.pending_commands,
         )
         yield GaugeMetricFamily(
             "hub_delivery_backlog",
             "Messages (and subscription changes) waiting for the fan-out to deliver them.",
-            value=hub.fanout.backlog,
+            value=health.delivery_backlog,
         )
         yield GaugeMetricFamily(
             "hub_history_backlog",
             "Records in the history log's memory, not written yet (a follower: not yet reported written by "
             "the leader).",
-            value=hub.history.pending,
+            value=health.history.pending,
         )
         yield CounterMetricFamily(
             "hub_history_write_errors",
             "Failed writes to the history log (each is retried with its records).",
-            value=hub.history.write_errors,
+            value=snapshot.history_write_errors,
         )
         yield GaugeMetricFamily(
-            "hub_history_last_seq", "The seq of the last message numbered or received.", hub.history.last_seq
+            "hub_history_last_seq",
+            "The seq of the last message numbered or received.",
+            health.history.last_seq,
         )
-        leading = hub.peers is None or hub.peers.leading
+        leading = snapshot.leading
         state = GaugeMetricFamily(
             "hub_source_state",
             "1 for the state the source is in (starting, running, down, stopped), 0 for the others; all 0 in "
@@ -207,7 +222,7 @@ class _StateCollector:
             labels=["source", "state"],
         )
         for name in get_args(SourceState):
-            state.add_metric([hub.source.name, name], int(leading and hub.supervisor.state == name))
+            state.add_metric([health.source.name, name], int(leading and health.source.state == name))
         yield state
         yield GaugeMetricFamily(
             "hub_leader",

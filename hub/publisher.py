@@ -12,9 +12,11 @@ from hub.commands import PendingCommand
 from hub.fanout import FanOut
 from hub.history import HistoryLog, Record
 from hub.messages import (
+    MESSAGE_TYPES,
     CommandStatus,
     Confirmation,
     DataMessage,
+    HubNotificationCode,
     Level,
     Message,
     Notification,
@@ -25,13 +27,22 @@ from hub.templates import Value
 
 
 class Publisher:
-    def __init__(self, history: HistoryLog, fanout: FanOut) -> None:
+    """Makes every message the hub sends: numbers it, logs it, queues it for delivery, and hands it to
+    `forward` when there is one (the stream to the other hub processes, while this one leads)."""
+
+    def __init__(
+        self, history: HistoryLog, fanout: FanOut, forward: Callable[[Record], None] | None = None
+    ) -> None:
         self.history = history
         self.fanout = fanout
-        self.forward: Callable[[Record], None] | None = None
-        """Told every message too: the stream to the other hub processes, when there are any."""
-        self.published: dict[str, int] = dict.fromkeys(("data", "confirmation", "notification"), 0)
+        self._forward = forward
+        self.published: dict[str, int] = dict.fromkeys(MESSAGE_TYPES, 0)
         """Messages published, by type (for the metrics)."""
+
+    def forward_to(self, forward: Callable[[Record], None] | None) -> None:
+        """From now on hand every message to `forward` too (None: to nobody): the cluster says so as this
+        process starts and stops leading."""
+        self._forward = forward
 
     def data(self, id: str, value: Value, time_us: int) -> DataMessage:
         """A checked value (the hot path: the model is built without validating again)."""
@@ -44,11 +55,30 @@ class Publisher:
     def notification(
         self,
         level: Level,
-        code: str,
+        code: HubNotificationCode,
         message: str,
         id: str | None = None,
         details: dict[str, Any] | None = None,
         time_us: int | None = None,
+    ) -> Notification:
+        """One of the hub's own notifications (a code of the closed set)."""
+        return self._notification(level, code, message, id, details, time_us)
+
+    def source_notification(
+        self, level: Level, code: str, message: str, id: str | None = None
+    ) -> Notification:
+        """A notification the source reported, with a code of its own (the MQTT source refuses a device's
+        that would pass for one of the hub's)."""
+        return self._notification(level, code, message, id, None, None)
+
+    def _notification(
+        self,
+        level: Level,
+        code: str,
+        message: str,
+        id: str | None,
+        details: dict[str, Any] | None,
+        time_us: int | None,
     ) -> Notification:
         now = to_micros(time.time()) if time_us is None else time_us
         notification = Notification(
@@ -90,5 +120,5 @@ class Publisher:
         self.history.append(record)
         self.fanout.publish(record)
         self.published[record.type] = self.published.get(record.type, 0) + 1
-        if self.forward is not None:
-            self.forward(record)
+        if self._forward is not None:
+            self._forward(record)

@@ -18,6 +18,8 @@ def room(telemetry_id: str) -> str:
 
 
 class Subscriptions:
+    """Each client's set of telemetry ids, and how many clients subscribe to each id."""
+
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._by_client: dict[str, set[str]] = {}

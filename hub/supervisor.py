@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from hub.sources.base import Source
-
-if TYPE_CHECKING:
-    from hub.core import Hub
+from hub.sources.base import CatalogEvents, Source
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +24,12 @@ CONNECTED_AFTER_S = 1.0
 
 
 class Supervisor:
-    def __init__(self, source: Source, hub: Hub) -> None:
+    """Runs the source with `events` (the hub) to report to, restarts it when it fails, and says so: its
+    `state` for /health, a notification through `events` when it connects or disconnects."""
+
+    def __init__(self, source: Source, events: CatalogEvents) -> None:
         self.source = source
-        self.hub = hub
+        self.events = events
         self.state: SourceState = "starting"
         self.error: str | None = None
         self._reported_up = False
@@ -46,7 +46,7 @@ class Supervisor:
                 else:
                     confirm = loop.call_later(CONNECTED_AFTER_S, self._up)
                 try:
-                    await self.source.run(self.hub)
+                    await self.source.run(self.events)
                     self.error = "the source stopped"
                 except Exception as error:
                     self.error = f"{type(error).__name__}: {error}"
@@ -62,7 +62,7 @@ class Supervisor:
                 delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1]
                 if self._reported_up:  # once per outage, not once per retry
                     self._reported_up = False
-                    self.hub.notification(
+                    self.events.notification(
                         "critical",
                         "source_disconnected",
                         f"source {self.source.name} disconnected ({self.error}); retrying with backoff",
@@ -74,4 +74,4 @@ class Supervisor:
     def _up(self) -> None:
         self.state = "running"
         self._reported_up = True
-        self.hub.notification("info", "source_connected", f"source {self.source.name} connected")
+        self.events.notification("info", "source_connected", f"source {self.source.name} connected")

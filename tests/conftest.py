@@ -12,6 +12,7 @@ from hub.app import create_app
 from hub.core import Hub
 from hub.history import HistoryBackend
 from hub.history.memory import MemoryHistory
+from hub.metrics import HubMetrics
 from hub.settings import Settings
 from tests.backends import BACKENDS, Store
 from tests.fakes import TEST_TEMPLATES, FakeSource
@@ -22,6 +23,7 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 
 @pytest.fixture
 def source() -> FakeSource:
+    """The fake source of the hub under test, for the test to drive."""
     return FakeSource()
 
 
@@ -33,9 +35,10 @@ def settings(request: pytest.FixtureRequest) -> Settings:
 
 
 class RunningHub:
-    def __init__(self, url: str, hub: Hub, source: FakeSource) -> None:
+    def __init__(self, url: str, hub: Hub, metrics: HubMetrics, source: FakeSource) -> None:
         self.url = url
         self.hub = hub
+        self.metrics = metrics
         self.source = source
         self._clients: list[Client] = []
 
@@ -74,7 +77,7 @@ async def running(
     app = create_app(settings, source=source, history=history)
     async with serve(app) as url:
         await source.started.wait()
-        running = RunningHub(url, app.hub, source)
+        running = RunningHub(url, app.hub, app.metrics, source)
         try:
             yield running
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from hub.history import Query, Record
@@ -92,3 +92,45 @@ class UnreadableHistory(MemoryHistory):
 
     async def query(self, query: Query) -> list[Record]:
         raise OSError("disk I/O error")
+
+
+class RecordingTransport:
+    """A transport that records what the fan-out hands it: each message with the clients it skips, and each
+    message, join and leave for one client.
+
+    `pause` holds deliveries (the fan-out waits in the one it has taken) until `resume`; a delivery of a seq
+    in `failing` raises, as a transport whose connection broke would."""
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[Record, frozenset[str]]] = []
+        self.sent: list[tuple[str, str, str]] = []
+        self.rooms: list[tuple[str, str, tuple[str, ...]]] = []
+        self.failing: set[int] = set()
+        self._open = asyncio.Event()
+        self._open.set()
+
+    @property
+    def seqs(self) -> list[int]:
+        """The seqs delivered so far, in delivery order."""
+        return [record.seq for record, _ in self.delivered]
+
+    def pause(self) -> None:
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+
+    async def deliver(self, record: Record, skip: Collection[str]) -> None:
+        await self._open.wait()
+        if record.seq in self.failing:
+            raise ConnectionResetError(f"delivering seq {record.seq}")
+        self.delivered.append((record, frozenset(skip)))  # a copy: the fan-out's held set changes later
+
+    async def send(self, client: str, event: str, text: str) -> None:
+        self.sent.append((client, event, text))
+
+    async def join(self, client: str, ids: Iterable[str]) -> None:
+        self.rooms.append(("join", client, tuple(ids)))
+
+    async def leave(self, client: str, ids: Iterable[str]) -> None:
+        self.rooms.append(("leave", client, tuple(ids)))

@@ -105,6 +105,7 @@ class Client:
 
 
 def is_(type: str, **fields: Any) -> Callable[[Message], bool]:
+    """A predicate for `Client.wait_for`: a message of `type` whose `fields` have the given values."""
     return lambda m: m["type"] == type and all(m.get(k) == v for k, v in fields.items())
 
 

@@ -91,6 +91,7 @@ async def test_a_connection_storm_is_refused_and_existing_clients_keep_streaming
 
 
 async def admin_login(url: str, password: str) -> bool:
+    """Whether the /admin namespace lets the user ops in with `password`."""
     admin = socketio.AsyncClient(reconnection=False)
     try:
         await admin.connect(url, namespaces=["/admin"], auth={"username": "ops", "password": password})

@@ -38,7 +38,7 @@ Event = tuple[str, tuple[Any, ...]]
 
 @pytest.fixture(scope="module")
 def installed() -> None:
-    """The pinned UI, installed as the README says if the test command has not already (needs npm)."""
+    """The pinned UI, installed as docs/security.md says if the test command has not already (needs npm)."""
     if (INSTALLED / UI / "index.html").is_file():
         return
     if shutil.which("npm") is None:
@@ -48,7 +48,7 @@ def installed() -> None:
 
 @asynccontextmanager
 async def admin_ui_hub(mode: str, directory: Path | None = None) -> AsyncIterator[HubProcess]:
-    """main.py with the Admin UI on, in `mode`, its own origin allowed (as the README says to do)."""
+    """main.py with the Admin UI on, in `mode`, its own origin allowed (as docs/security.md says to do)."""
     port = free_port()
     env = {
         "HUB_ADMIN_UI": "true",
@@ -100,6 +100,7 @@ class Admin:
 
 
 async def test_the_hub_serves_the_installed_ui_and_its_assets(installed: None) -> None:
+    """The installed UI and each asset and font it links to are served with their types; nothing else is."""
     async with admin_ui_hub("production") as hub, httpx.AsyncClient(base_url=hub.url) as http:
         bare = await http.get("/admin-ui")
         assert bare.status_code == 307 and bare.headers["location"].endswith("/admin-ui/")
@@ -187,6 +188,7 @@ async def test_production_mode_shows_figures_and_a_missing_ui_says_how_to_instal
 
 
 async def test_the_ui_page_is_off_without_hub_admin_ui(running: RunningHub) -> None:
+    """Without HUB_ADMIN_UI the UI's paths answer 404, and the message says how to turn it on."""
     async with httpx.AsyncClient(base_url=running.url) as http:
         off = await http.get("/admin-ui/")
         assert off.status_code == 404 and "HUB_ADMIN_UI=true" in off.json()["message"]
@@ -194,6 +196,7 @@ async def test_the_ui_page_is_off_without_hub_admin_ui(running: RunningHub) -> N
 
 
 def test_the_page_loads_its_fonts_from_the_hub_when_they_are_installed() -> None:
+    """Links to font CDNs become links to the hub's copies when those are installed, else stay as they are."""
     page = (
         '<head><link rel="stylesheet" href="https://fonts.example/css?family=Roboto:100,400">'
         '<link rel="stylesheet" href="https://cdn.example/npm/@mdi/font@latest/css/materialdesignicons.min.css">'

@@ -35,6 +35,7 @@ RANGE = Buckets(("a", "b"), T0, 10 * S, T0, T0 + 50 * S, numeric=True)
 
 
 def payload(seq: int, telemetry_id: str, value: object) -> str:
+    """The JSON of a data record, as the log stores it."""
     shown = f'"{value}"' if isinstance(value, str) else value
     return f'{{"type":"data","id":"{telemetry_id}","value":{shown},"seq":{seq}}}'
 
@@ -59,10 +60,13 @@ async def logged(store: Store, written: int) -> tuple[HistoryLog, list[Record]]:
 
 
 def seq_of(records: list[Record], telemetry_id: str, seconds: float) -> int:
+    """The seq of the record of `telemetry_id` logged `seconds` after T0."""
     return next(r.seq for r in records if r.id == telemetry_id and r.time_us == T0 + round(seconds * S))
 
 
 def expected(records: list[Record]) -> list[Summary]:
+    """The summaries of RANGE over `records`, per id and bucket, worked out by hand."""
+
     def summary(
         telemetry_id: str, bucket: int, values: list[float], times: list[float], numeric: bool = True
     ) -> Summary:

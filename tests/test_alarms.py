@@ -12,6 +12,7 @@ from tests.support import is_
 
 
 def monitor() -> LimitMonitor:
+    """A limit monitor over the telemetry types of the test templates."""
     return LimitMonitor({t.id: t for t in load_templates(TEST_TEMPLATES).telemetry_types})
 
 

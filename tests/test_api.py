@@ -27,6 +27,7 @@ def history(store: Store) -> HistoryBackend:
 
 @pytest.fixture
 async def http(running: RunningHub) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the running hub."""
     async with httpx.AsyncClient(base_url=running.url) as client:
         yield client
 

@@ -29,6 +29,7 @@ TOKENS = {"viewer": "viewer-token-abcdefghijklmnop", "operator": "operator-token
 
 @pytest.fixture
 def tokens_file(tmp_path: Path) -> Path:
+    """A tokens file with one console of each role in TOKENS, by the SHA-256 of its token."""
     file = tmp_path / "tokens.yaml"
     lines = [
         f"  - {{name: {role}-console, role: {role}, sha256: {hash_token(token)}}}"
@@ -50,6 +51,7 @@ async def secured(source: FakeSource, tokens_file: Path) -> AsyncIterator[str]:
 
 
 async def refused(url: str, auth: Any) -> list[Any]:
+    """The connect errors a client gets from a hub that refuses it with `auth`."""
     client = Client()
     with pytest.raises(socketio.exceptions.ConnectionError):
         await client.connect(url, auth=auth)

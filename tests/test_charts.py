@@ -25,6 +25,7 @@ T0 = 1_800_000_000  # seconds; a multiple of 10 s, 1 min, 1 h and 1 d
 
 @pytest.fixture
 async def http(running: RunningHub) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the running hub."""
     async with httpx.AsyncClient(base_url=running.url) as client:
         yield client
 

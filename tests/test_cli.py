@@ -40,6 +40,7 @@ def environment() -> dict[str, str]:
 
 
 async def cli(url: str, *args: str, within: float = 30) -> Run:
+    """Run the terminal tool against `url`: its exit status and output (a traceback fails the test)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hub.cli", "--url", url, *args,
         cwd=ROOT, env=environment(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -53,11 +54,13 @@ async def cli(url: str, *args: str, within: float = 30) -> Run:
 
 @pytest.fixture
 async def hub(tmp_path: Path) -> AsyncIterator[HubProcess]:
+    """A hub process with the simulator and a SQLite log, as main.py starts it."""
     async with main_process(["--history-url", f"sqlite:///{tmp_path / 'history.db'}"]) as process:
         yield process
 
 
 async def history(url: str, **params: Any) -> list[dict[str, Any]]:
+    """The items /historical-data answers for `params`."""
     async with httpx.AsyncClient(base_url=url) as http:
         response = await http.get("/historical-data", params=params)
     assert response.status_code == 200, response.text
@@ -84,6 +87,7 @@ def table_rows(run: Run) -> dict[str, list[str]]:
 
 
 async def test_tail_count_prints_a_row_with_the_latest_value_of_each_id(hub: HubProcess) -> None:
+    """`tail --count` prints one row per id, with the value, unit, timestamp and seq of a logged message."""
     ids = ("battery_voltage", "battery_temp")
     await values_of(hub.url, *ids)
     run = await cli(hub.url, "tail", *ids, "--count", "4")
@@ -101,6 +105,7 @@ async def test_tail_count_prints_a_row_with_the_latest_value_of_each_id(hub: Hub
 
 
 async def test_tail_of_a_group_once_and_an_unknown_id(hub: HubProcess) -> None:
+    """`tail --group` shows every id of the group; an unknown id exits 1 naming it, no id at all exits 2."""
     await values_of(hub.url, "battery_voltage")
     run = await cli(hub.url, "tail", "--group", "power", "--once")
     assert run.status == 0, run.err
@@ -117,6 +122,7 @@ async def test_tail_of_a_group_once_and_an_unknown_id(hub: HubProcess) -> None:
 
 
 async def test_send_prints_the_ack_then_each_confirmation_until_completed(hub: HubProcess) -> None:
+    """`send` prints the ack, then each confirmation with its logged seq, and stops once it completed."""
     run = await cli(hub.url, "send", "set_mode", "mode=safe")
     assert run.status == 0, run.out + run.err
     ack, *steps = run.lines
@@ -141,6 +147,7 @@ async def test_send_types_parameters_from_the_template(hub: HubProcess) -> None:
 
 
 async def test_send_refused_or_failed_exits_1_with_the_error_code(hub: HubProcess) -> None:
+    """A refused command exits 1 with its error code, a failed one with its reason; bad arguments exit 2."""
     bad = await cli(hub.url, "send", "set_mode", "mode=warp")
     assert bad.status == 1
     assert bad.lines[0].startswith("refused: invalid_parameters:") and "warp" in bad.lines[0]
@@ -156,6 +163,7 @@ async def test_send_refused_or_failed_exits_1_with_the_error_code(hub: HubProces
 
 
 async def test_history_csv_matches_historical_data(hub: HubProcess) -> None:
+    """`history --csv` prints what /historical-data has, a page, every page or aggregated; bad input fails."""
     await values_of(hub.url, "battery_voltage", "battery_temp", count=3)
     logged = await history(hub.url, ids="battery_voltage,battery_temp", type="data")
     end = logged[-1]["timestamp"]  # a fixed window, while the simulator goes on
@@ -213,6 +221,7 @@ async def test_tail_resumes_after_the_hub_restarts(tmp_path: Path) -> None:
 
 
 async def test_tokens_and_an_unreachable_hub(tmp_path: Path) -> None:
+    """No token is a 401, a viewer's command is forbidden; an unreachable hub or a bad --url is an error."""
     env = {"HUB_TOKENS": f"viewer:{hash_token(TOKEN)}"}
     async with main_process(["--history-url", "memory://"], env) as hub:
         refused = await cli(hub.url, "tail", "battery_voltage", "--once")

@@ -62,12 +62,14 @@ async def shared(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
 
 
 async def health(hub: HubProcess) -> dict[str, Any]:
+    """The /health answer of one hub process."""
     async with httpx.AsyncClient(base_url=hub.url) as http:
         body: dict[str, Any] = (await http.get("/health")).json()
         return body
 
 
 async def role(hub: HubProcess) -> str:
+    """The cluster role of `hub` (leader or follower), as its /health says."""
     return str((await health(hub))["cluster"]["role"])
 
 
@@ -91,10 +93,12 @@ async def _until_role(hub: HubProcess, wanted: str, within: float = 10) -> None:
 
 
 def seqs(messages: list[Message]) -> list[int]:
+    """The seqs of `messages`, in order."""
     return [int(m["seq"]) for m in messages]
 
 
 def increasing(messages: list[Message]) -> bool:
+    """Whether the seqs of `messages` strictly increase: no repeat, none out of order."""
     numbers = seqs(messages)
     return all(a < b for a, b in itertools.pairwise(numbers))
 
@@ -113,6 +117,7 @@ async def logged(hub: HubProcess, after_seq: int, **params: Any) -> list[Message
 
 
 async def test_clients_of_every_process_get_one_stream(shared: dict[str, str]) -> None:
+    """Clients of three processes get the same messages and seqs; a follower's log has all it delivered."""
     async with cluster(shared, size=3) as hubs:
         clients = [Client() for _ in hubs]
         for client, hub in zip(clients, hubs, strict=True):
@@ -143,6 +148,7 @@ async def test_clients_of_every_process_get_one_stream(shared: dict[str, str]) -
 
 
 async def test_a_command_from_a_follower_runs_on_the_leader(shared: dict[str, str]) -> None:
+    """A command sent to a follower is validated and run by the leader, and both see its confirmations."""
     async with cluster(shared) as (leader, follower):
         sender, watcher = Client(), Client()
         await sender.connect(follower.url)
@@ -163,6 +169,7 @@ async def test_a_command_from_a_follower_runs_on_the_leader(shared: dict[str, st
 
 
 async def test_a_killed_leader_is_replaced_and_no_message_is_lost_or_repeated(shared: dict[str, str]) -> None:
+    """A follower replaces a killed leader, the log equals the stream, and a client resumes without a gap."""
     async with cluster(shared) as (leader, follower):
         watcher, on_leader = Client(), Client()
         await watcher.connect(follower.url)
@@ -227,6 +234,7 @@ async def test_commands_of_a_dead_leader_still_end_exactly_once(
 
 
 async def test_a_stopped_leader_hands_over_at_once_and_leaves_no_gap(shared: dict[str, str]) -> None:
+    """A leader stopped by SIGTERM gives up its lease: a follower leads at once, a resume misses nothing."""
     async with cluster(shared) as (leader, follower):
         on_leader = Client()
         await on_leader.connect(leader.url)

@@ -110,7 +110,7 @@ async def test_a_client_that_keeps_flooding_is_disconnected_and_others_stream_on
                 await flooder.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert "past its budget" in closed.value.rcvd.reason
-    metrics = running.hub.metrics
+    metrics = running.metrics
     assert metrics.client_refusals.labels("flooding")._value.get() == 1
     assert metrics.client_refusals.labels("rate_limited")._value.get() >= 1
 
@@ -136,7 +136,7 @@ async def test_pipelined_events_never_hold_more_than_the_connection_limit(
         await flooder.close()
     refused = [a for a in acks.values() if not a["ok"]]
     assert refused and {a["error"]["code"] for a in refused} == {"rate_limited"}  # type: ignore[index]
-    assert running.hub.metrics.client_refusals.labels("rate_limited")._value.get() == len(refused)
+    assert running.metrics.client_refusals.labels("rate_limited")._value.get() == len(refused)
 
 
 async def test_an_event_name_that_is_not_a_string_gets_an_ack(running: RunningHub) -> None:

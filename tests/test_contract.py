@@ -21,6 +21,7 @@ NODE_TOOLS = CONTRACT / "node_modules" / ".bin"
 
 
 def needs_node() -> None:
+    """Skip the calling test unless node and the contract's node tools are installed."""
     if shutil.which("node") is None:
         pytest.skip("node is not installed: the TypeScript part of the contract cannot be generated")
     if not NODE_TOOLS.exists():
@@ -34,6 +35,7 @@ def test_the_committed_schema_and_asyncapi_are_current() -> None:
 
 
 def test_the_committed_typescript_is_current() -> None:
+    """contract/hub.ts is what the current models generate: the committed client types are never stale."""
     needs_node()
     assert (CONTRACT / "hub.ts").read_text() == contract.typescript(contract.json_schema())
 
@@ -51,11 +53,13 @@ def test_the_typescript_types_fit_socket_io_clients_socket() -> None:
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:
+    """A JSON Schema validator of the contract's definition `name`."""
     schema = contract.json_schema()
     return jsonschema.Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": schema["$defs"]})
 
 
 async def test_what_the_hub_sends_and_acks_matches_the_schema(tmp_path: Path) -> None:
+    """Every kind of message and ack that a real hub sends validates against the generated JSON Schema."""
     async with main_process(["--history-url", f"sqlite:///{tmp_path / 'history.db'}"]) as hub:
         await _check_messages(hub.url)
 
@@ -85,6 +89,7 @@ async def _check_messages(url: str) -> None:
 
 
 def test_requests_the_hub_refuses_fail_the_schema_too() -> None:
+    """Requests the hub refuses (a wrong type, an unknown field, a negative since) fail the schema too."""
     requests = validator("SubscriptionRequest")
     requests.validate({"ids": ["battery_voltage"], "since": 12})
     bad_requests: list[dict[str, Any]] = [
@@ -99,6 +104,7 @@ def test_requests_the_hub_refuses_fail_the_schema_too() -> None:
 
 
 async def test_the_hub_serves_its_asyncapi_document(running: RunningHub) -> None:
+    """/asyncapi.json is the AsyncAPI 3.0 document of this host, and each of its $refs resolves within it."""
     async with httpx.AsyncClient(base_url=running.url) as http:
         answer = await http.get("/asyncapi.json")
     assert answer.status_code == 200

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable
 
-from hub.history import Query
+from hub.history import Query, retention
 from hub.templates import Value
 from tests.conftest import RunningHub
 from tests.support import is_
@@ -58,7 +58,7 @@ async def test_values_of_the_wrong_type_are_dropped(running: RunningHub, clock: 
     running.source.emit("counter", 2, clock())
     [only] = await client.wait_for(is_("data"))
     assert only["value"] == 2 and len(client.of("data")) == 1
-    assert running.hub.health()["rejected_values"] == 8
+    assert running.hub.snapshot().health.rejected_values == 8
 
 
 async def test_retention_deletes_only_older_messages(running: RunningHub) -> None:
@@ -69,6 +69,6 @@ async def test_retention_deletes_only_older_messages(running: RunningHub) -> Non
     running.source.emit("counter", 1, now - 7200)
     running.source.emit("counter", 2, now - 10)
     await client.wait_for(is_("data", id="counter"), count=2)
-    assert await running.hub.expire(3600) == 1
+    assert await retention.expire(running.hub.history, 3600) == 1
     kept = await running.hub.history.query(Query(ids=("counter",)))
     assert [json.loads(r.payload)["value"] for r in kept] == [2]

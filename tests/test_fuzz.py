@@ -176,6 +176,7 @@ unknown_events = st.text(max_size=40).filter(
 
 
 def comma_lists(items: list[str]) -> st.SearchStrategy[str]:
+    """Comma-separated lists of `items` mixed with arbitrary words, as a query parameter."""
     return st.lists(st.sampled_from(items) | st.text(max_size=8), max_size=4).map(",".join)
 
 
@@ -290,12 +291,14 @@ def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def report(record_property: Callable[[str, object], None], label: str, count: int, minimum: int) -> None:
+    """Record how many examples hypothesis ran, and fail if fewer than `minimum` did."""
     print(f"\n{label}: {count} hypothesis examples")
     record_property(label, count)
     assert count >= minimum, f"only {count} examples ran"
 
 
 def check_error(ack: Ack, allowed: set[str]) -> None:
+    """Check that `ack` refuses with a documented code among `allowed` and a message."""
     assert ack["ok"] is False, ack
     error = ack["error"]
     assert error["code"] in DOCUMENTED_CODES, ack

@@ -23,6 +23,7 @@ def reopen(store: Store) -> Reopen:
 
 
 async def fill(log: HistoryLog, count: int, start_us: int = 1_000_000) -> list[Record]:
+    """Append `count` records of every type, a millisecond apart, and flush them; return them."""
     records = []
     for i in range(count):
         seq = log.next_seq()
@@ -123,14 +124,15 @@ async def test_failed_write_keeps_records_and_reports() -> None:
     await fill_without_flush(log, 3)
     with pytest.raises(OSError):
         await log.flush()
-    assert log.stats()["error"] == "OSError: no space left on device" and log.pending == 3
+    assert log.stats().error == "OSError: no space left on device" and log.pending == 3
     backend.broken = False
     await log.flush()
-    assert log.stats()["error"] is None and len(await log.query(Query())) == 3
+    assert log.stats().error is None and len(await log.query(Query())) == 3
     await log.close()
 
 
 async def fill_without_flush(log: HistoryLog, count: int) -> None:
+    """Append `count` data records without writing them."""
     for _ in range(count):
         seq = log.next_seq()
         log.append(Record(seq, "data", "a", seq, "{}"))
@@ -229,6 +231,7 @@ async def test_a_follower_serves_what_it_received_until_the_writer_has_written_i
 
 
 async def test_a_takeover_writes_what_the_old_writer_streamed_and_numbers_past_it(reopen: Reopen) -> None:
+    """A follower taking over writes what the dead writer streamed but never wrote, and numbers past it."""
     old = HistoryLog(reopen())
     await old.open()
     written = await fill(old, 4)
@@ -249,6 +252,7 @@ async def test_a_takeover_writes_what_the_old_writer_streamed_and_numbers_past_i
 
 
 async def test_a_takeover_after_a_gap_counts_the_old_reservation_as_lost(reopen: Reopen) -> None:
+    """A follower that missed part of the stream counts the old reservation as lost when it takes over."""
     old = HistoryLog(reopen())
     await old.open()
     await fill(old, 4)
@@ -263,6 +267,7 @@ async def test_a_takeover_after_a_gap_counts_the_old_reservation_as_lost(reopen:
 
 
 async def test_a_follower_waits_for_the_writer_to_report_a_seq_written(reopen: Reopen) -> None:
+    """`written_up_to(seq)` returns once the writer reports that seq written, not at an earlier mark."""
     follower = HistoryLog(reopen())
     await follower.open(write=False)
     waiting = asyncio.create_task(follower.written_up_to(5))

@@ -31,6 +31,7 @@ def test_the_engineio_internals_used_are_there() -> None:
 
 
 def sockets(app: HubApp) -> list[AsyncSocket]:
+    """The Engine.IO sockets the hub has open."""
     return list(app.sio.eio.sockets.values())
 
 

@@ -21,6 +21,7 @@ LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
 
 def parsed(lines: list[str]) -> list[dict[str, Any]]:
+    """The log `lines` as JSON objects, each checked for the fields, a UTC timestamp and a known level."""
     entries = []
     for line in lines:
         entry = json.loads(line)  # every line, not only the hub's own
@@ -68,7 +69,7 @@ async def test_json_logs_one_object_per_line_for_connections_commands_and_reques
     found("uvicorn.access", "GET /health")
     assert found("hub.transport.events", f"client {sid} ", "connected from")["level"] == "INFO"
     found("hub.transport.events", "command set_mode", "accepted as", ack["command_id"])
-    terminal = found("hub.core", "command set_mode", ack["command_id"], ended["status"], "after")
+    terminal = found("hub.command_lifecycle", "command set_mode", ack["command_id"], ended["status"], "after")
     assert ended["message"] in terminal["message"]
     found("hub.transport.events", f"client {sid} disconnected")
     found("hub.app", "stopped")

@@ -55,11 +55,13 @@ async def hub_process(
 
 
 def spacing(messages: list[dict[str, object]]) -> list[float]:
+    """The seconds between the timestamps of consecutive messages."""
     times = [timestamp(m) for m in messages]
     return [round(b - a, 6) for a, b in itertools.pairwise(times)]
 
 
 def timestamp(message: Message) -> float:
+    """A message's timestamp, in seconds since the epoch."""
     return datetime.fromisoformat(str(message["timestamp"])).timestamp()
 
 

@@ -111,6 +111,7 @@ async def test_the_source_state_follows_the_supervisor(running: RunningHub) -> N
 async def test_rejected_values_are_counted_as_dropped(
     running: RunningHub, clock: Callable[[], float]
 ) -> None:
+    """Values of an unknown id or of the wrong type are counted as dropped, with reason rejected_value."""
     running.source.emit("no_such_sensor", 1.0, clock())
     running.source.emit("voltage", "not a number", clock())
     metrics = await scrape(running.url)
@@ -174,6 +175,7 @@ async def test_metrics_need_a_viewer_token_when_tokens_are_configured(source: Fa
 
 
 async def test_openmetrics_when_asked_for(running: RunningHub) -> None:
+    """/metrics answers in the OpenMetrics format, ending in # EOF, to a client whose Accept asks for it."""
     async with httpx.AsyncClient(base_url=running.url) as http:
         response = await http.get("/metrics", headers={"Accept": "application/openmetrics-text"})
     assert response.status_code == 200
@@ -187,18 +189,16 @@ def test_each_app_has_a_registry_of_its_own(source: FakeSource) -> None:
     settings = Settings(templates_dir=TEST_TEMPLATES, history_url="memory://")
     first = create_app(settings, source=source, history=MemoryHistory())
     second = create_app(settings, source=FakeSource(), history=MemoryHistory())
-    first.hub.metrics.command_refused("forbidden")
-    assert first.hub.metrics.registry is not second.hub.metrics.registry
+    first.metrics.command_refused("forbidden")
+    assert first.metrics.registry is not second.metrics.registry
+    assert first.metrics.registry.get_sample_value("hub_commands_refused_total", {"code": "forbidden"}) == 1
     assert (
-        first.hub.metrics.registry.get_sample_value("hub_commands_refused_total", {"code": "forbidden"}) == 1
-    )
-    assert (
-        second.hub.metrics.registry.get_sample_value("hub_commands_refused_total", {"code": "forbidden"})
-        is None
+        second.metrics.registry.get_sample_value("hub_commands_refused_total", {"code": "forbidden"}) is None
     )
 
 
 async def test_subscription_counts_follow_unsubscribes_and_disconnects(running: RunningHub) -> None:
+    """Each id's subscriptions and the connected clients are counted down on unsubscribe and disconnect."""
     a, b = await running.client(), await running.client()
     await a.call("subscribe", {"groups": ["power"]})
     await b.call("subscribe", {"all": True})

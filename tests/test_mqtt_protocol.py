@@ -133,6 +133,7 @@ def test_topics_name_and_parse_device_topics() -> None:
 
 
 def announcement(*ids: str, commands: tuple[str, ...] = (), unit: str | None = None) -> Templates:
+    """The templates that a device announcing `ids` and `commands` parses to."""
     return parse_announce(
         json.dumps(
             {

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import aiomqtt
 import httpx
@@ -28,6 +28,7 @@ import pytest
 from hub.app import create_app
 from hub.core import Hub
 from hub.history.memory import MemoryHistory
+from hub.messages import HubNotificationCode
 from hub.settings import Settings
 from hub.sources.mqtt.protocol import Topics
 from hub.sources.mqtt.source import MqttSource
@@ -42,6 +43,7 @@ DEFAULT_TEMPLATES = load_templates(ROOT / "templates")
 
 
 def reachable(port: int) -> bool:
+    """Whether something accepts TCP connections on `port` of the broker's host."""
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
             return True
@@ -113,6 +115,7 @@ class Lab:
 
 @pytest.fixture
 async def lab() -> AsyncIterator[Lab]:
+    """A lab of its own for the test, closed (and its retained messages cleared) afterwards."""
     lab = Lab()
     try:
         yield lab
@@ -232,6 +235,7 @@ SMALL = {
 
 
 def reading(value: Any, timestamp: float = 1_700_000_000.5) -> dict[str, Any]:
+    """The JSON body of a device's reading."""
     return {"value": value, "timestamp": timestamp}
 
 
@@ -364,7 +368,25 @@ async def test_a_conflicting_announcement_is_refused_until_the_owner_withdraws(l
         assert [(t["id"], t["unit"]) for t in types] == [("temp", "K"), ("wind", None)]
 
 
+@pytest.mark.parametrize("code", get_args(HubNotificationCode))
+async def test_a_device_cannot_send_a_notification_code_the_hub_reserves(lab: Lab, code: str) -> None:
+    """A device's notification with a code the hub publishes itself is refused as reserved_code and never
+    reaches clients; a code of the device's own still does."""
+    async with hub_for(lab) as served:
+        client = served.client
+        await lab.publish("forger", "notifications", {"level": "critical", "code": code, "message": "forged"})
+        own = {"level": "info", "code": "hatch_open", "message": "own"}
+        await lab.publish("forger", "notifications", own)
+        await client.wait_for(is_("notification", code="hatch_open"))  # after the forged one, if it came
+    from_device = [m for m in client.of("notification") if m["message"].startswith("forger: ")]
+    assert [(m["code"], m["message"]) for m in from_device] == [("hatch_open", "forger: own")]
+    (report,) = client.of("notification", code="device_message_rejected")
+    assert f"code {code!r} is reserved for the hub" in report["message"]
+    assert served.source.rejected_device_messages() == {"forger": {"reserved_code": 1}}
+
+
 def mosquitto() -> str | None:
+    """The path of the mosquitto broker, looked for in the sbin folders too, or None."""
     search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
     return shutil.which("mosquitto", path=search)
 
@@ -381,6 +403,7 @@ async def start_broker(port: int) -> asyncio.subprocess.Process:
 
 
 async def stop_broker(process: asyncio.subprocess.Process) -> None:
+    """Terminate the broker unless it has exited, and wait for it."""
     if process.returncode is None:
         process.terminate()
     await process.wait()

@@ -25,6 +25,7 @@ PRESSURE = TelemetryType(
 
 
 def with_pressure(templates: Templates) -> Templates:
+    """`templates` with the PRESSURE telemetry type added."""
     return templates.model_copy(update={"telemetry_types": (*templates.telemetry_types, PRESSURE)})
 
 

@@ -22,6 +22,7 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.fixture
 async def postgres(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh PostgreSQL store, dropped afterwards (the test skips where no server answers)."""
     store = await Store.create("postgres", tmp_path)
     try:
         yield store
@@ -30,6 +31,7 @@ async def postgres(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def fill(log: HistoryLog, count: int) -> list[int]:
+    """Append `count` data records and flush them; return their seqs."""
     seqs = [log.next_seq() for _ in range(count)]
     for seq in seqs:
         log.append(Record(seq, "data", "a", seq, f'{{"value":{seq}}}'))

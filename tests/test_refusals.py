@@ -43,5 +43,5 @@ async def test_a_command_flood_writes_one_log_line(
     assert sum(1 for a in acks if not a["ok"] and a["error"]["code"] == "rate_limited") == 99
     refusal_lines = [r for r in caplog.records if r.name == "hub.transport.refusals"]
     assert 1 <= len(refusal_lines) <= 2  # a command's own limit, and the connection's 16 events at once
-    counted = running.hub.metrics.client_refusals
+    counted = running.metrics.client_refusals
     assert counted.labels("command_refused")._value.get() + counted.labels("rate_limited")._value.get() == 99

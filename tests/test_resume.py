@@ -51,6 +51,7 @@ async def logged(hub: Hub, after: int, upto: int, ids: tuple[str, ...] | None = 
 
 
 def seqs(messages: list[Message], types: tuple[str, ...] = ("data",)) -> list[int]:
+    """The seqs of the messages of `types`, in the order received."""
     return [m["seq"] for m in messages if m["type"] in types]
 
 

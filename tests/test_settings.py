@@ -33,6 +33,7 @@ def test_environment_and_flags_with_flags_winning(monkeypatch: pytest.MonkeyPatc
 
 
 def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run main.py with `args` in a process of its own; its exit status and output."""
     return subprocess.run(
         [sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, env=env
     )

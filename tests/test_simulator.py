@@ -93,6 +93,7 @@ class StallingEvents(RecordingEvents):
 async def running(
     simulator: Simulator, events: RecordingEvents | None = None
 ) -> AsyncIterator[RecordingEvents]:
+    """Run `simulator` into `events` until it has produced something; cancel it on leaving."""
     events = events or RecordingEvents()
     task = asyncio.create_task(simulator.run(events))
     try:
@@ -105,12 +106,14 @@ async def running(
 
 
 def default_templates(rate_hz: float = 25.0) -> Templates:
+    """The shipped templates, with every telemetry type at `rate_hz`."""
     templates = load_templates(TEMPLATES)
     faster = tuple(t.model_copy(update={"rate_hz": rate_hz}) for t in templates.telemetry_types)
     return templates.model_copy(update={"telemetry_types": faster})
 
 
 def write_templates(directory: Path, telemetry_types: list[dict[str, Any]]) -> Path:
+    """Make `directory` a templates folder: these telemetry types and the shipped commands."""
     (directory / TELEMETRY_FILE).write_text(yaml.safe_dump({"telemetry_types": telemetry_types}))
     shutil.copy(TEMPLATES / "command_templates.yaml", directory)
     return directory
@@ -128,6 +131,7 @@ async def command(
 
 
 def spacings(samples: list[tuple[Value, float]]) -> list[float]:
+    """The seconds between the timestamps of consecutive samples."""
     return [b[1] - a[1] for a, b in itertools.pairwise(samples)]
 
 

@@ -55,7 +55,7 @@ async def test_a_packet_announcing_too_many_attachments_closes_the_connection(
         await ws.send('4599999999-["subscribe",{"_placeholder":true,"num":0}]')
         code, reason = await closed_with(ws)
     assert code == 1008 and "99999999 attachments" in reason
-    assert running.hub.metrics.client_refusals.labels("too_many_attachments")._value.get() == 1
+    assert running.metrics.client_refusals.labels("too_many_attachments")._value.get() == 1
 
 
 async def test_attachments_past_the_message_limit_close_the_connection(source: FakeSource) -> None:
@@ -112,7 +112,7 @@ async def test_a_flood_of_bad_packets_logs_one_line_per_interval(
         ws = await raw_client(running.url)
         await ws.send("42")
         await closed_with(ws)
-    assert running.hub.metrics.client_refusals.labels("bad_packet")._value.get() == 200
+    assert running.metrics.client_refusals.labels("bad_packet")._value.get() == 200
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 

@@ -29,6 +29,7 @@ def test_default_templates_are_realistic() -> None:
 
 
 def broken(tmp_path: Path, telemetry: str | None = None, commands: str | None = None) -> Path:
+    """A copy of the test templates whose telemetry or command file holds the given text instead."""
     shutil.copytree(TEST_TEMPLATES, tmp_path, dirs_exist_ok=True)
     if telemetry is not None:
         (tmp_path / TELEMETRY_FILE).write_text(telemetry)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import uvicorn
+import websockets
 from uvicorn.server import ServerState
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -16,7 +19,7 @@ from websockets.server import ServerProtocol
 from hub.app import create_app
 from hub.history.memory import MemoryHistory
 from hub.settings import Settings
-from hub.transport.websocket_protocol import HubWebSocketProtocol, PreparedText, text_frame
+from hub.transport.websocket_protocol import HubWebSocketProtocol, PreparedText, max_size, text_frame
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import Client, is_, raw_client, serve
@@ -36,6 +39,7 @@ def test_frames_are_what_websockets_itself_would_send(size: int) -> None:
 
 
 def test_a_prepared_text_is_the_text_and_carries_its_frame() -> None:
+    """A PreparedText is a str equal to its text, and carries that text's WebSocket frame."""
     prepared = PreparedText('42["data",{"v":"ü"}]')
     assert prepared == '42["data",{"v":"ü"}]' and isinstance(prepared, str)
     assert prepared.frame == text_frame('42["data",{"v":"ü"}]'.encode())
@@ -102,3 +106,52 @@ async def test_data_queued_before_a_close_arrives_before_it(
     frames = [str(frame) async for frame in raw]  # until the close frame
     data = [frame for frame in frames if frame.startswith('42["data"')]
     assert len(data) == 10 and frames[-1] == "1"  # Engine.IO CLOSE last
+
+
+LIMIT = 10_000
+"""HUB_MAX_MESSAGE_BYTES of the size tests."""
+
+
+@pytest.mark.parametrize("settings", [{"max_message_bytes": LIMIT}], indirect=True)
+@pytest.mark.parametrize("size", [LIMIT + 1, max_size(LIMIT)], ids=["just-over", "largest-read"])
+async def test_a_message_over_the_limit_is_refused_by_the_guard_with_its_reason(
+    running: RunningHub, caplog: pytest.LogCaptureFixture, size: int
+) -> None:
+    """A message over HUB_MAX_MESSAGE_BYTES that uvicorn still reads is closed by the hub's guard with 1009
+    and a reason naming the limit, and logged."""
+    raw = await raw_client(running.url)
+    await raw.send("4" + "x" * (size - 1))
+    with pytest.raises(websockets.ConnectionClosedError) as closed:
+        await asyncio.wait_for(raw.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    assert closed.value.rcvd.reason == f"message of {size} bytes is over the limit of {LIMIT} bytes"
+    assert any(
+        "HUB_MAX_MESSAGE_BYTES" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+    )
+
+
+@pytest.mark.parametrize("settings", [{"max_message_bytes": LIMIT}], indirect=True)
+async def test_a_message_past_what_uvicorn_reads_is_refused_before_it_ends(
+    running: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A message larger than `max_size` is refused (1009, logged) from its first fragment, while its end is
+    still to come: uvicorn does not read it first (up to 16 MiB, as its default would)."""
+    raw = await raw_client(running.url)
+    never = asyncio.Event()
+
+    async def fragments() -> AsyncIterator[str]:
+        yield "4" + "x" * max_size(LIMIT)
+        await never.wait()  # the end of the message is never sent
+        yield "x"
+
+    sending = asyncio.create_task(raw.send(fragments()))
+    with pytest.raises(websockets.ConnectionClosedError) as closed:
+        await asyncio.wait_for(raw.recv(), 5)
+    sending.cancel()
+    with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+        await sending
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    assert f"exceeds limit of {max_size(LIMIT)} bytes" in closed.value.rcvd.reason
+    assert any(
+        "HUB_MAX_MESSAGE_BYTES" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+    )

@@ -11,7 +11,8 @@ from typing import Any
 import aiohttp
 import socketio
 
-MESSAGE_TYPES = ("data", "confirmation", "notification")
+from hub.messages import MESSAGE_TYPES
+
 HTTP_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 RECONNECT_FIRST_S = 0.5
@@ -95,7 +96,7 @@ class Stream:
 
     Every (re)connection sends `auth: {token, since}`, `since` being the highest `seq` received so far, and
     is announced on `connections`: the caller then subscribes again, and the hub replays what was missed
-    (README, "Resuming"). Messages go to `on_message` in the order they arrive.
+    (docs/contract.md, "Resuming"). Messages go to `on_message` in the order they arrive.
 
     It reconnects by itself, with backoff, however the connection ended: python-socketio's client gives up
     when the server closes the connection, which is what a hub that stops or restarts cleanly does.

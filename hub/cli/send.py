@@ -16,8 +16,8 @@ from typing import Any
 
 from hub.cli import output
 from hub.cli.connection import CliError, HubHttp, Message, Stream, refusal
+from hub.messages import TERMINAL_STATUSES
 
-TERMINAL = frozenset({"completed", "failed", "timeout"})
 MARGIN_S = 5.0
 """Added to the template's timeout_s for the default --timeout: the hub reports `timeout` itself by then."""
 DEFAULT_TIMEOUT_S = 30.0
@@ -120,7 +120,7 @@ async def confirmations(mine: asyncio.Queue[Message], within: float) -> int:
                 if message.get("message"):
                     parts.append(str(message["message"]))
                 print("  ".join(parts), flush=True)
-                if status in TERMINAL:
+                if status in TERMINAL_STATUSES:
                     return 0 if status == "completed" else 1
     except TimeoutError:
         print(

@@ -3,7 +3,8 @@
 On a terminal the table refreshes four times a second (ages keep moving between values). With `--once` or
 `--count N` it prints one plain table and exits; on a pipe without either it prints one tab-separated line
 per value (seq, timestamp, id, value, unit, limit state), as they come. After a lost connection it
-reconnects by itself with `since` set to the last `seq` received, so nothing is missed (README, "Resuming").
+reconnects by itself with `since` set to the last `seq` received, so nothing is missed (docs/contract.md,
+"Resuming").
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""Which process leads: a lease in Redis (redis-py's Lock, a key with an expiry), renewed while held."""
+"""Which process leads: a lease on the bus (a key with an expiry), renewed while held."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from redis.asyncio import Redis
-from redis.exceptions import LockError, RedisError
+from hub.cluster.bus import Bus, BusError
+from hub.cluster.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +18,13 @@ RENEW_S = 1.0
 
 
 class Lease:
-    def __init__(self, redis: Redis, key: str, holder: str) -> None:
+    """The lease `key` on `bus`, contended for by this process: taken, kept by renewing it every RENEW_S,
+    given up. `held` says whether this process believes it holds it."""
+
+    def __init__(self, bus: Bus, key: str, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.bus = bus
         self.key = key
-        self.holder = holder
-        self._lock = redis.lock(key, timeout=LEASE_S, blocking=False, thread_local=False)
+        self.clock = clock
         self.held = False
 
     async def acquire(self) -> None:
@@ -29,30 +32,35 @@ class Lease:
         unreachable = False
         while True:
             try:
-                if await self._lock.acquire(token=self.holder):
+                if await self.bus.acquire(self.key, LEASE_S):
                     self.held = True
                     return
-            except RedisError as error:
+            except BusError as error:
                 if not unreachable:  # once per outage
-                    log.warning("cannot reach Redis to contend for the lease: %s; retrying", error)
+                    log.warning("cannot reach the bus to contend for the lease: %s; retrying", error)
                 unreachable = True
             else:
                 unreachable = False
-            await asyncio.sleep(RENEW_S)
+            await self.clock.sleep(RENEW_S)
 
     async def keep(self) -> None:
         """Renew the lease every RENEW_S; return when a renewal fails or is late. That happens at least
         LEASE_S - 2 * RENEW_S before the lease expires, which leaves the leader time to stop its source
         and write its log before another process may take over."""
         while True:
-            await asyncio.sleep(RENEW_S)
+            await self.clock.sleep(RENEW_S)
             try:
                 async with asyncio.timeout(RENEW_S):
-                    await self._lock.reacquire()
-            except (LockError, RedisError, TimeoutError) as error:
-                self.held = False
-                log.error("lost the lease %s (%s: %s)", self.key, type(error).__name__, error)
-                return
+                    renewed = await self.bus.renew(self.key, LEASE_S)
+            except (BusError, TimeoutError) as error:
+                reason = f"{type(error).__name__}: {error}"
+            else:
+                if renewed:
+                    continue
+                reason = "another process holds it"
+            self.held = False
+            log.error("lost the lease %s (%s)", self.key, reason)
+            return
 
     async def release(self) -> None:
         """Give the lease up now, so that another process takes over without waiting for it to expire."""
@@ -60,6 +68,9 @@ class Lease:
             return
         self.held = False
         try:
-            await self._lock.release()
-        except (LockError, RedisError) as error:
+            released = await self.bus.release(self.key)
+        except BusError as error:
             log.warning("could not release the lease %s: %s; it expires by itself", self.key, error)
+        else:
+            if not released:
+                log.warning("could not release the lease %s: it was no longer held", self.key)

@@ -19,7 +19,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from hub.history import aggregate
 from hub.history.base import Buckets, HistoryBackend, Marks, Query, Record, Summary, matches
@@ -30,11 +31,30 @@ RESERVE_AHEAD = 1_000_000
 """Numbers reserved past the last one handed out; far more than any rate produces in one flush interval."""
 
 
+class LogStats(BaseModel):
+    """The log's part of /health."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: str
+    messages: int
+    pending: int
+    last_seq: int
+    error: str | None
+    """Why the last write failed, while writes fail."""
+
+
 class HistoryLog:
-    """Front of the history backend that the rest of the hub talks to."""
+    """Front of the history backend that the rest of the hub talks to.
+
+    `on_batch` is told how many seconds each batch that wrote records took (the metrics time them)."""
 
     def __init__(
-        self, backend: HistoryBackend, flush_interval_s: float = 0.1, reserve_ahead: int = RESERVE_AHEAD
+        self,
+        backend: HistoryBackend,
+        flush_interval_s: float = 0.1,
+        reserve_ahead: int = RESERVE_AHEAD,
+        on_batch: Callable[[float], None] | None = None,
     ) -> None:
         self.backend = backend
         self.reserve_ahead = reserve_ahead
@@ -52,10 +72,8 @@ class HistoryLog:
         self._written_moved = asyncio.Event()
         self.writing = False
         """True in the process that writes the log (every hub on its own; one process of several)."""
-        self.on_written: Callable[[int], None] = lambda seq: None
-        """Told the highest seq written after each batch that wrote records."""
-        self.on_batch: Callable[[float], None] = lambda seconds: None
-        """Told how many seconds each batch that wrote records took (for the metrics)."""
+        self._on_written: Callable[[int], None] | None = None
+        self._on_batch = on_batch
         self.last_error: str | None = None
         self.write_errors = 0
         """Writes that failed (their records were kept for the next one)."""
@@ -159,6 +177,11 @@ class HistoryLog:
             self._pending = []
             self._followed_from = None
 
+    def report_written_to(self, on_written: Callable[[int], None] | None) -> None:
+        """From now on tell `on_written` the highest seq written after each batch that wrote records (None:
+        tell nobody): the cluster says so as this process starts and stops leading, to stream the mark."""
+        self._on_written = on_written
+
     def _marks(self, reserved: int) -> Marks:
         return Marks(reserved, self._unrecoverable)
 
@@ -194,8 +217,10 @@ class HistoryLog:
             if batch:
                 seconds = time.perf_counter() - started
                 log.debug("wrote %d records in %.1f ms", len(batch), seconds * 1e3)
-                self.on_batch(seconds)
-                self.on_written(batch[-1].seq)
+                if self._on_batch is not None:
+                    self._on_batch(seconds)
+                if self._on_written is not None:
+                    self._on_written(batch[-1].seq)
 
     async def run(self) -> None:
         """Flush every `flush_interval_s` until cancelled. Write errors are logged and retried."""
@@ -266,11 +291,11 @@ class HistoryLog:
         self._count -= deleted
         return deleted
 
-    def stats(self) -> dict[str, Any]:
-        return {
-            "backend": self.backend.name,
-            "messages": self.count,
-            "pending": self.pending,
-            "last_seq": self._last_seq,
-            "error": self.last_error,
-        }
+    def stats(self) -> LogStats:
+        return LogStats(
+            backend=self.backend.name,
+            messages=self.count,
+            pending=self.pending,
+            last_seq=self._last_seq,
+            error=self.last_error,
+        )

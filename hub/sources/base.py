@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from hub.messages import Level
+from hub.messages import SourceStatus as SourceStatus  # sources name it from here
 from hub.templates import Templates, Value
-
-SourceStatus = Literal["executing", "completed", "failed"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 
 from hub import codec
 from hub.history import Record
@@ -13,17 +13,13 @@ from hub.transport.room_emitter import RedisRoomEmitter, RoomEmitter
 from hub.transport.socketio_server import HubSocketIOServer
 
 
-def create_server(
-    settings: Settings, on_shed: Callable[[str, int], None], refusals: RefusalLog
-) -> HubSocketIOServer:
-    """The Socket.IO server, with the hub's emit path and JSON codec. `on_shed(sid, backlog)` is told of
-    every client disconnected for falling more than HUB_CLIENT_QUEUE_LIMIT messages behind."""
+def create_server(settings: Settings, refusals: RefusalLog) -> HubSocketIOServer:
+    """The Socket.IO server, with the hub's emit path and JSON codec. Its manager (`RoomEmitter`) reports each
+    client disconnected for falling more than HUB_CLIENT_QUEUE_LIMIT messages behind (`shed_clients`)."""
     manager = (
-        RoomEmitter(settings.client_queue_limit, on_shed)
+        RoomEmitter(settings.client_queue_limit)
         if settings.redis_url is None
-        else RedisRoomEmitter(
-            settings.redis_url, settings.redis_channel, settings.client_queue_limit, on_shed
-        )
+        else RedisRoomEmitter(settings.redis_url, settings.redis_channel, settings.client_queue_limit)
     )
     return HubSocketIOServer(
         client_manager=manager,

@@ -11,8 +11,18 @@ from pydantic import BaseModel, ValidationError
 
 from hub.auth import Authenticator
 from hub.core import Hub
-from hub.errors import BadRequest, Forbidden, HubError, RateLimited, UnknownEvent
+from hub.errors import (
+    BadRequest,
+    Forbidden,
+    HubError,
+    RateLimited,
+    TooManyClients,
+    Unauthorized,
+    UnknownEvent,
+    summarize,
+)
 from hub.messages import CommandRequest, ConnectAuth, ErrorAck, ErrorBody, SubscriptionRequest
+from hub.metrics import HubMetrics
 from hub.settings import Settings
 from hub.transport.connections import Connection, Connections, Flooding
 from hub.transport.refusals import RefusalKind, RefusalLog
@@ -40,11 +50,13 @@ class Events:
         settings: Settings,
         authenticator: Authenticator,
         refusals: RefusalLog,
+        metrics: HubMetrics,
     ) -> None:
         self.hub = hub
         self.settings = settings
         self.authenticator = authenticator
         self.refusals = refusals
+        self.metrics = metrics
         self.connections = Connections(
             settings.event_rate,
             settings.event_burst,
@@ -68,33 +80,22 @@ class Events:
         hub, settings = self.hub, self.settings
         if len(hub.clients) >= settings.max_clients:
             log.warning("refused %s from %s: %d clients connected", sid, peer, len(hub.clients))
-            raise socketio.exceptions.ConnectionRefusedError(
-                f"the hub is full ({settings.max_clients} clients); try again later",
-                {"code": "too_many_clients"},
-            )
+            full = f"the hub is full ({settings.max_clients} clients); try again later"
+            raise _refusal(TooManyClients(full))
         try:
             self.connections.admit_connect(peer)
         except RateLimited as error:
             self.refusals.note("rate_limited", peer, f"refused {sid} from {peer}: {error.message}")
-            raise socketio.exceptions.ConnectionRefusedError(
-                error.message, {"code": "rate_limited", **error.details}
-            ) from None
+            raise _refusal(error) from None
         try:
             credentials = ConnectAuth.model_validate(auth if auth is not None else {})
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, p['loc'])) or 'auth'}: {p['msg']}" for p in error.errors()
-            )
-            raise socketio.exceptions.ConnectionRefusedError(
-                f"invalid auth: {problems}", {"code": "bad_request"}
-            ) from None
+            raise _refusal(BadRequest(f"invalid auth: {summarize(error, 'auth')}")) from None
         principal = self.authenticator.authenticate(credentials.token)
         if principal is None:
             log.warning("refused %s from %s: %s token", sid, peer, "unknown" if credentials.token else "no")
             problem = "the token is not valid" if credentials.token else "this hub needs a token"
-            raise socketio.exceptions.ConnectionRefusedError(
-                f"{problem}: connect with auth: {{token: ...}}", {"code": "unauthorized"}
-            )
+            raise _refusal(Unauthorized(f"{problem}: connect with auth: {{token: ...}}"))
         self.connections.open(sid, principal, peer)
         hub.connect(sid, credentials.since)
         log.info(
@@ -166,9 +167,9 @@ class Events:
                     f"sending commands needs the operator role; {principal.name} is a {principal.role}"
                 )
             self.connections.take_command(connection)
-            ack = await self.hub.command(request)
+            ack = await self.hub.send_command(request)
         except HubError as error:
-            self.hub.metrics.command_refused(error.code)
+            self.metrics.command_refused(error.code)
             self.refusals.note(
                 "command_refused",
                 connection.sid,
@@ -192,10 +193,15 @@ def _decode(model: type[R], args: tuple[Any, ...]) -> R:
         return model.model_validate(args[0])
     except ValidationError as error:
         problems = error.errors(include_url=False, include_context=False, include_input=False)
-        summary = "; ".join(f"{'.'.join(map(str, p['loc'])) or 'payload'}: {p['msg']}" for p in problems)
-        raise BadRequest(f"invalid payload: {summary}", problems) from None
+        raise BadRequest(f"invalid payload: {summarize(error)}", problems) from None
 
 
 def _error(error: HubError) -> dict[str, Any]:
     ack = ErrorAck(error=ErrorBody(code=error.code, message=error.message, details=error.details))
     return ack.model_dump()
+
+
+def _refusal(error: HubError) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connection: `connect_error` with the error's message, and its code and details as data."""
+    details = error.details if isinstance(error.details, dict) else {}
+    return socketio.exceptions.ConnectionRefusedError(error.message, {"code": error.code, **details})

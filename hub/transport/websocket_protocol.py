@@ -11,22 +11,29 @@ Everything that is not a plain text message on an open connection without extens
 close, binary data, per-message deflate when HUB_WS_DEFLATE turns it on) goes through uvicorn's own code,
 after what is collected has been written, so frames keep their order.
 
+uvicorn reads a websocket message of up to `ws_max_size` bytes before the application sees it; the hub sets
+that a little above HUB_MAX_MESSAGE_BYTES (`max_size`), so a larger message is refused while it arrives.
+
 This subclasses uvicorn's `WebSocketsSansIOProtocol` and uses its attributes `conn` (the websockets
-`ServerProtocol`), `transport`, `writable`, `disconnected`, `handshake_complete`, `close_sent` and
-`initial_response`: uvicorn and websockets are pinned in requirements.txt, and
-tests/test_websocket_protocol.py fails when these change.
+`ServerProtocol`), `transport`, `writable`, `disconnected`, `handshake_complete`, `close_sent`,
+`initial_response` and `client`, and its method `handle_parser_exception`: uvicorn and websockets are pinned
+in requirements.txt, and tests/test_websocket_protocol.py fails when these change.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from hub.settings import Settings
+
+log = logging.getLogger(__name__)
 
 FIN_TEXT = 0x81
 """First byte of an unfragmented text frame (RFC 6455, section 5.2): FIN set, opcode 1."""
@@ -80,6 +87,14 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
             self.loop.call_soon(self.write_collected)
         self.collected.append(frame)
 
+    def handle_parser_exception(self) -> None:
+        """A frame websockets refused: log a message over `ws_max_size`, as the guard logs smaller ones."""
+        close = self.conn.close_sent
+        if close is not None and close.code == CloseCode.MESSAGE_TOO_BIG:
+            peer = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+            log.warning("closing the connection of %s: %s (HUB_MAX_MESSAGE_BYTES)", peer, close.reason)
+        super().handle_parser_exception()
+
     def write_collected(self) -> None:
         """Write what was collected, unless the connection closed meanwhile (its frames are then moot)."""
         if not self.collected:
@@ -89,11 +104,22 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.write(b"".join(frames))
 
 
+def max_size(max_message_bytes: int) -> int:
+    """The largest websocket message uvicorn reads, for a hub taking `max_message_bytes`: a quarter more.
+
+    A message over the limit but not over this is read whole, then refused by hub/transport/request_guard.py
+    with 1009 and a reason naming the limit; a larger one is refused by the websocket parser from its frame
+    header (1009 too, with the parser's reason), before its payload is read. Both are logged. Without this,
+    uvicorn would read up to 16 MiB of a message before anything refused it."""
+    return max_message_bytes + max_message_bytes // 4
+
+
 def websocket_options(settings: Settings) -> dict[str, Any]:
     """uvicorn settings for the hub's websockets. uvicorn's own keepalive pings are off: Engine.IO already
     pings every client (HUB_PING_INTERVAL_S), and one timer per connection is enough."""
     return {
         "ws": HubWebSocketProtocol,
+        "ws_max_size": max_size(settings.max_message_bytes),
         "ws_per_message_deflate": settings.ws_deflate,
         "ws_ping_interval": None,
     }

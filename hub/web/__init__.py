@@ -1,7 +1,8 @@
-"""The web layer: the FastAPI application for HTTP (templates, history, charts, health, metrics, the Admin UI).
+"""The web layer: the FastAPI application for HTTP (templates, history, charts, health, metrics, Admin UI).
 
-- `api`: the application and its routes;
-- `charts`: aggregates and downsampled series for plots;
-- `problems`: refusals as JSON problem bodies naming the parameter;
+- `api`: the application, assembled from one router per area: `operations` (health, metrics), `catalog`
+  (templates, the AsyncAPI document), `history` (the history log, with `charts`);
+- `dependencies`: what routes are given (the hub, its metrics) and the role checks;
+- `problems`: refusals as JSON problem bodies with the error's code, naming the parameter;
 - `admin_ui`: the Socket.IO Admin UI's files, served at /admin-ui/.
 """

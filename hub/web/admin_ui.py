@@ -8,7 +8,8 @@ here points those links at the copies installed beside it (`@fontsource/roboto`,
 needs nothing but the hub.
 
 The page connects to the hub's `/admin` namespace from the hub's own origin, which the Socket.IO server
-checks against HUB_CORS_ORIGINS like any other: that origin must be listed (README, "Socket.IO Admin UI").
+checks against HUB_CORS_ORIGINS like any other: that origin must be listed (docs/security.md, "Socket.IO
+Admin UI").
 Without HUB_ADMIN_UI, or before the package is installed, /admin-ui/ answers with what to do instead.
 """
 
@@ -143,7 +144,8 @@ def unavailable(request: Request, status: int, message: str) -> Response:
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Socket.IO Admin UI</title></head>'
-        f"<body><h1>Socket.IO Admin UI</h1><p>{text}</p><p>See the README, “Socket.IO Admin UI”.</p>"
+        f"<body><h1>Socket.IO Admin UI</h1><p>{text}</p>"
+        "<p>See the hub's docs/security.md, “Socket.IO Admin UI”.</p>"
         "</body></html>"
     )
     return HTMLResponse(page, status_code=status)

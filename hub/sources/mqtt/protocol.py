@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.errors import ConfigurationError
-from hub.messages import Level
+from hub.errors import ConfigurationError, summarize
+from hub.messages import Level, SourceStatus
 from hub.templates import Templates, Value
 
 Kind = Literal["announce", "status", "telemetry", "commands", "confirmations", "notifications"]
@@ -154,7 +154,7 @@ class CommandPayload(_Payload):
 
 class ConfirmationPayload(_Payload):
     command_id: Annotated[str, Field(min_length=1, max_length=128)]
-    status: Literal["executing", "completed", "failed"]
+    status: SourceStatus
     message: Annotated[str, Field(max_length=1000)] = ""
 
 
@@ -181,10 +181,6 @@ def parse_announce(payload: bytes) -> Templates:
 
 
 def explain(error: ValidationError) -> str:
-    """A pydantic error in one line: `field.path: problem; ...` (at most three problems)."""
-    problems = [
-        f"{'.'.join(map(str, p['loc'])) or 'payload'}: {p['msg'].removeprefix('Value error, ')}"
-        for p in error.errors(include_url=False)
-    ]
-    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
-    return "; ".join(problems[:3]) + more
+    """A device message's problems in one line, at most three of them (a broken device's payload may have
+    hundreds, and the line goes into a notification)."""
+    return summarize(error, "payload", most=3)

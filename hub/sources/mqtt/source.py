@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import TypeVar
+from typing import TypeVar, get_args
 
 import aiomqtt
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import SourceUnavailable
+from hub.messages import HubNotificationCode
 from hub.settings import Settings
 from hub.sources.base import CatalogEvents, SourceCommand
 from hub.sources.mqtt.devices import Devices
@@ -50,11 +51,7 @@ TIMEOUT_S = 10.0
 """Longest wait for the broker to accept the connection, a subscription or a command."""
 SENT_REMEMBERED = 10_000
 """Commands remembered with the device they went to, to refuse a confirmation from another device."""
-RESERVED_CODES = frozenset(
-    {"device_online", "device_offline", "device_message_rejected", "templates_changed", "templates_conflict"}
-    | {"source_connected", "source_disconnected", "limit_warning", "limit_critical", "limit_nominal"}
-    | {"late_confirmation", "unexpected_confirmation", "client_too_slow"}
-)
+RESERVED_CODES: frozenset[str] = frozenset(get_args(HubNotificationCode))
 """Notification codes the hub itself reports; a device may not send them."""
 
 
