@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Callable
 
 import socketio
@@ -16,18 +15,6 @@ from hub.transport.lean_socket import LeanSocket
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import eventually, is_, raw_client, serve
-
-
-def test_the_engineio_internals_used_are_there() -> None:
-    """What LeanSocket overrides: re-check before changing a pin."""
-    for name in ("receive", "close", "handle_get_request"):
-        assert inspect.iscoroutinefunction(getattr(AsyncSocket, name)), name
-    assert callable(AsyncSocket._websocket_handler)  # (the Admin UI's instrumentation replaces it in place)
-    assert callable(AsyncSocket.schedule_ping) and not inspect.iscoroutinefunction(AsyncSocket.schedule_ping)
-    assert list(inspect.signature(AsyncSocket.close).parameters) == ["self", "wait", "abort", "reason"]
-    socket = AsyncSocket(socketio.AsyncServer(async_mode="asgi").eio, "sid")
-    for attribute in ("queue", "last_ping", "connected", "upgrading", "upgraded", "closing", "closed"):
-        assert hasattr(socket, attribute), attribute
 
 
 def sockets(app: HubApp) -> list[AsyncSocket]:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 from collections.abc import Callable
 
 import httpx
 import pytest
-import socketio
 import websockets
-from socketio import packet as sio_packet
 
 from hub.app import create_app
 from hub.history.memory import MemoryHistory
@@ -20,20 +17,6 @@ from hub.settings import Settings
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import PollingSession, raw_client, serve, watched
-
-
-def test_the_socketio_internals_used_are_there() -> None:
-    """What HubSocketIOServer overrides and calls: re-check before changing a pin."""
-    for name in (
-        "_handle_eio_connect", "_handle_eio_message", "_handle_eio_disconnect", "_handle_connect",
-        "_handle_disconnect", "_handle_ack", "_handle_event", "_send_packet",
-    ):  # fmt: skip
-        assert inspect.iscoroutinefunction(getattr(socketio.AsyncServer, name)), name
-    server = socketio.AsyncServer(async_mode="asgi")
-    assert server._binary_packet == {} and server.environ == {}
-    pkt = sio_packet.Packet(encoded_packet='52-["x",{"_placeholder":true,"num":0}]')
-    assert pkt.attachment_count == 2 and pkt.attachments == []
-    assert callable(pkt.reconstruct_binary)
 
 
 async def closed_with(ws: websockets.ClientConnection) -> tuple[int, str]:

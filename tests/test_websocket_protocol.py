@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -23,12 +22,6 @@ from hub.transport.websocket_protocol import HubWebSocketProtocol, PreparedText,
 from tests.conftest import RunningHub
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import Client, is_, raw_client, serve
-
-
-def test_the_pinned_versions_are_the_ones_checked() -> None:
-    """hub/transport/websocket_protocol.py was written against these versions: re-check before a new pin."""
-    assert importlib.metadata.version("uvicorn") == "0.54.0"
-    assert importlib.metadata.version("websockets") == "17.4"
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65_535, 65_536, 200_000])

@@ -17,7 +17,7 @@ moment the Engine.IO server reports the connection (before any ping is scheduled
 runs): python-engineio creates its sockets itself and offers no hook for the class. This depends on
 `AsyncSocket`'s attributes (`queue`, `last_ping`, `connected`, `upgrading`, `upgraded`, `closing`, `closed`)
 and methods (`receive`, `close`, `schedule_ping`, `_websocket_handler`): python-engineio and
-python-socketio are pinned in requirements.txt, and tests/test_lean_socket.py fails when these change.
+python-socketio are pinned in requirements.txt, and tests/test_transport_internals.py fails when these change.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ all once, and put on each recipient's Engine.IO queue in a plain loop: no task, 
 that can yield.
 
 This depends on internals of python-socketio/python-engineio, pinned in requirements.txt and checked by
-tests/test_room_emitter.py: the text form of a Socket.IO EVENT packet on the default namespace, the Engine.IO
+tests/test_transport_internals.py and tests/test_room_emitter.py: the text form of a Socket.IO EVENT packet
+on the default namespace, the Engine.IO
 packet's `encode_cache`, the Engine.IO socket's `queue` and `closed`, and the manager's `rooms` (only their
 sizes, to count recipients once per message). Two more are kept here so that no other module touches them:
 closing every client's Engine.IO connection (`close_connections`), and the server's `manager_initialized`,

@@ -16,7 +16,7 @@
 This depends on `AsyncServer`'s `_handle_eio_connect`, `_handle_eio_message`, `_handle_eio_disconnect`,
 `_handle_connect`, `_handle_disconnect`, `_handle_ack`, `_send_packet`, `_binary_packet`, `packet_class` and
 `environ`, and on `socketio.packet.Packet`'s `attachment_count`, `attachments` and `reconstruct_binary`:
-python-socketio is pinned in requirements.txt, and tests/test_socketio_server.py fails when these change.
+python-socketio is pinned in requirements.txt, and tests/test_transport_internals.py fails when these change.
 """
 
 from __future__ import annotations

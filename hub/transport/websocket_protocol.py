@@ -17,7 +17,7 @@ that a little above HUB_MAX_MESSAGE_BYTES (`max_size`), so a larger message is r
 This subclasses uvicorn's `WebSocketsSansIOProtocol` and uses its attributes `conn` (the websockets
 `ServerProtocol`), `transport`, `writable`, `disconnected`, `handshake_complete`, `close_sent`,
 `initial_response` and `client`, and its method `handle_parser_exception`: uvicorn and websockets are pinned
-in requirements.txt, and tests/test_websocket_protocol.py fails when these change.
+in requirements.txt, and tests/test_transport_internals.py fails when these change.
 """
 
 from __future__ import annotations
