@@ -64,7 +64,7 @@ def build_settings(argv: list[str]) -> Settings:
         raise ConfigurationError("\n".join(lines)) from None
 
 
-class HubServer(uvicorn.Server):
+class OrderlyUvicorn(uvicorn.Server):
     """uvicorn's server, with the hub's shutdown order (clients are let go before their connections close)
     and SIGHUP reloading the tokens.
 
@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    HubServer(config, app).run()  # a start-up failure (port in use) exits with uvicorn's status 3
+    OrderlyUvicorn(config, app).run()  # a start-up failure (port in use) exits with uvicorn's status 3
     return 0
 
 

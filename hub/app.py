@@ -91,7 +91,7 @@ def create_app(
 
     The FastAPI lifespan starts and stops the hub; ASGIApp forwards lifespan events to it only because no
     `on_startup`/`on_shutdown` is given to ASGIApp. A server that can run a step before it closes connections
-    (main.HubServer) calls `disconnect_clients` first.
+    (main.OrderlyUvicorn) calls `disconnect_clients` first.
     """
 
     # first: refused tokens leave nothing behind (no log file created, no source started)

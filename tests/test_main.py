@@ -29,7 +29,7 @@ from hub.app import create_app
 from hub.auth import hash_token
 from hub.settings import Settings
 from hub.templates import COMMAND_FILE, TELEMETRY_FILE, load_templates
-from main import HubServer
+from main import OrderlyUvicorn
 from tests.fakes import TEST_TEMPLATES, FakeSource
 from tests.support import Client, HubProcess, Message, eventually, free_port, is_, main_process
 
@@ -265,10 +265,11 @@ async def test_a_browser_client_resumes_across_a_sigterm_restart(tmp_path: Path)
 
 
 async def test_what_exists_once_serving_is_exempt_from_garbage_collection() -> None:
-    """Full collections would rescan the hub's long-lived objects and pause streaming (see HubServer)."""
+    """Full collections would rescan the hub's long-lived objects and pause streaming (see OrderlyUvicorn)."""
     settings = Settings(templates_dir=TEST_TEMPLATES, history_url="memory://")
     app = create_app(settings, source=FakeSource())
-    server = HubServer(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None), app)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None)
+    server = OrderlyUvicorn(config, app)
     gc.unfreeze()
     task = asyncio.create_task(server.serve())
     try:
