@@ -7,7 +7,7 @@ import asyncio
 import heapq
 import itertools
 from collections.abc import AsyncIterator, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from hub.history import HistoryLog, Record
 from hub.history.base import Buckets, Marks, Query, Stored, Summary
 from hub.history.memory import MemoryHistory
 from tests.fakes import FakeSource, RecordingTransport
+from tests.support import eventually
 
 T = TypeVar("T")
 
@@ -143,3 +144,18 @@ async def hub_process(
     cluster = Cluster(network.bus(name), hub, history, reconnect_clients, clock, answer_within_s)
     async with hub.running(None, cluster):
         yield HubProcess(name, hub, cluster, source, transport, database, reconnects)
+
+
+@asynccontextmanager
+async def leader_and_follower(
+    network: MemoryNetwork, clock: FakeClock, answer_within_s: float = 5.0
+) -> AsyncIterator[tuple[HubProcess, HubProcess]]:
+    """Two hub processes sharing one database: `a` started first and leads, `b` follows its stream and
+    waits `answer_within_s` for the leader's answers."""
+    shared = MemoryHistory()
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(hub_process("a", network, shared, clock, answer_within_s))
+        await eventually(lambda: a.cluster.leading)
+        b = await stack.enter_async_context(hub_process("b", network, shared, clock, answer_within_s))
+        await eventually(lambda: b.cluster.health().leader == "a")
+        yield a, b

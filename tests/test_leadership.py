@@ -13,7 +13,7 @@ from hub.cluster.lease import LEASE_S, RENEW_S
 from hub.cluster.memory_bus import MemoryNetwork
 from hub.history import Query
 from hub.history.memory import MemoryHistory
-from tests.cluster_fakes import FakeClock, HubProcess, hub_process
+from tests.cluster_fakes import FakeClock, HubProcess, hub_process, leader_and_follower
 from tests.support import eventually
 
 T0 = 1_800_000_000.0
@@ -34,13 +34,8 @@ def network(clock: FakeClock) -> MemoryNetwork:
 @pytest.fixture
 async def pair(network: MemoryNetwork, clock: FakeClock) -> AsyncIterator[tuple[HubProcess, HubProcess]]:
     """Two hub processes sharing one database: `a` started first and leads, `b` follows its stream."""
-    shared = MemoryHistory()
-    async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(hub_process("a", network, shared, clock))
-        await eventually(lambda: a.cluster.leading)
-        b = await stack.enter_async_context(hub_process("b", network, shared, clock))
-        await eventually(lambda: b.cluster.health().leader == "a")
-        yield a, b
+    async with leader_and_follower(network, clock) as processes:
+        yield processes
 
 
 def emit(process: HubProcess, count: int, start: int = 0) -> None:

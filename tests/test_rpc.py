@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from functools import partial
 
 import pytest
 
 from hub.cluster.memory_bus import MemoryNetwork
 from hub.errors import HubError
-from hub.history.memory import MemoryHistory
 from hub.messages import CommandRequest
-from tests.cluster_fakes import FakeClock, HubProcess, hub_process
+from tests.cluster_fakes import FakeClock, HubProcess, leader_and_follower
 from tests.support import eventually
 
 ANSWER_WITHIN_S = 0.3
@@ -36,13 +34,8 @@ def network(clock: FakeClock) -> MemoryNetwork:
 @pytest.fixture
 async def pair(network: MemoryNetwork, clock: FakeClock) -> AsyncIterator[tuple[HubProcess, HubProcess]]:
     """Two hub processes: `a` leads, `b` follows and waits ANSWER_WITHIN_S for the leader's answers."""
-    shared = MemoryHistory()
-    async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(hub_process("a", network, shared, clock, ANSWER_WITHIN_S))
-        await eventually(lambda: a.cluster.leading)
-        b = await stack.enter_async_context(hub_process("b", network, shared, clock, ANSWER_WITHIN_S))
-        await eventually(lambda: b.cluster.health().leader == "a")
-        yield a, b
+    async with leader_and_follower(network, clock, ANSWER_WITHIN_S) as processes:
+        yield processes
 
 
 async def test_a_followers_command_runs_on_the_leader_and_its_ack_comes_back(
