@@ -103,6 +103,7 @@ class HubSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]  # python-s
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         self._binary_bytes.pop(eio_sid, None)
+        self.refusals.forget(eio_sid)  # (refusals of packets are noted by Engine.IO session)
         await super()._handle_eio_disconnect(eio_sid, reason)
 
     def _expire_handshake(self, eio_sid: str) -> None:
