@@ -155,7 +155,7 @@ async def leader_and_follower(
     shared = MemoryHistory()
     async with AsyncExitStack() as stack:
         a = await stack.enter_async_context(hub_process("a", network, shared, clock, answer_within_s))
-        await eventually(lambda: a.cluster.leading)
+        await a.source.started.wait()  # (the source starts once `a` leads)
         b = await stack.enter_async_context(hub_process("b", network, shared, clock, answer_within_s))
         await eventually(lambda: b.cluster.health().leader == "a")
         yield a, b

@@ -66,7 +66,7 @@ class RedisBus:
         if lock is None:
             return False
         try:
-            await _reached(lock.reacquire())
+            await _reached(lock.extend(ttl_s, replace_ttl=True))
         except LockError:
             return False
         return True

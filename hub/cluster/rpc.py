@@ -17,8 +17,8 @@ from typing import Any, cast
 from hub import tasks
 from hub.cluster.bus import Bus
 from hub.cluster.member import Member
-from hub.errors import ErrorCode, HubError, SourceUnavailable
-from hub.messages import CommandAck, CommandRequest, HubNotificationCode, Level
+from hub.errors import HubError, SourceUnavailable
+from hub.messages import CommandAck, CommandRequest, ErrorBody, HubNotificationCode, Level
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,10 @@ class Rpc:
             ack = await self.member.send_command(CommandRequest.model_validate(message["request"]))
             reply["ack"] = ack.model_dump()
         except HubError as error:
-            reply["error"] = {"code": error.code, "message": error.message, "details": error.details}
+            reply["error"] = _body(error)
         except Exception:
             log.exception("running a command forwarded by %s failed", message["from"])
-            reply["error"] = {"code": "internal_error", "message": "internal error; the hub logged it"}
+            reply["error"] = _body(HubError("internal error; the hub logged it"))
         await self.bus.publish(reply)
 
     def _start(self, work: Coroutine[Any, Any, None], name: str) -> None:
@@ -106,9 +106,14 @@ class Rpc:
         task.add_done_callback(self._work.discard)
 
 
+def _body(error: HubError) -> dict[str, Any]:
+    """A HubError as the wire contract's error body (the ack's `error`)."""
+    return ErrorBody(code=error.code, message=error.message, details=error.details).model_dump()
+
+
 def _error(body: dict[str, Any]) -> HubError:
     """The leader's error, raised again in the follower with the same code."""
-    error = HubError(body["message"], body.get("details"))
-    code: ErrorCode = body["code"]
-    error.code = code
+    checked = ErrorBody.model_validate(body)
+    error = HubError(checked.message, checked.details)
+    error.code = checked.code
     return error
