@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import BadRequest, ErrorCode, HubError
 
@@ -44,6 +44,8 @@ WHEN: dict[ErrorCode, str] = {
 
 
 class ProblemDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     parameter: str
     in_: str = Field(alias="in")
     message: str
@@ -73,21 +75,28 @@ def install(app: FastAPI) -> None:
 
 async def refused(request: Request, error: HubError) -> JSONResponse:
     """A HubError as its status and a `Problem` with its code."""
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    detail = None
     if error.parameter is not None:
-        body["detail"] = [{"parameter": error.parameter, "in": "query", "message": error.message}]
+        detail = [ProblemDetail(parameter=error.parameter, in_="query", message=error.message)]
     status = STATUS[error.code]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _answer(Problem(code=error.code, message=error.message, detail=detail), status, headers)
 
 
 async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
     """A parameter FastAPI could not parse (a number that is not one): 422 `bad_request`, naming it."""
     detail = [
-        {"parameter": str(e["loc"][-1]), "in": str(e["loc"][0]), "message": e["msg"]} for e in error.errors()
+        ProblemDetail(parameter=str(e["loc"][-1]), in_=str(e["loc"][0]), message=e["msg"])
+        for e in error.errors()
     ]
-    message = "; ".join(f"{d['parameter']}: {d['message']}" for d in detail)
-    return JSONResponse({"code": "bad_request", "message": message, "detail": detail}, status_code=422)
+    message = "; ".join(f"{d.parameter}: {d.message}" for d in detail)
+    return _answer(Problem(code=BadRequest.code, message=message, detail=detail), STATUS[BadRequest.code])
+
+
+def _answer(problem: Problem, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(by_alias=True, exclude_none=True), status_code=status, headers=headers
+    )
 
 
 def responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
