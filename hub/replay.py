@@ -86,21 +86,16 @@ class Replay:
         """Send `client`, in seq order, what it missed after `since` up to `until` (what the fan-out had
         delivered when the client was held): data of `ids` and, when `broadcasts`, confirmations and
         notifications. Returns how many were replayed, or a reason why the gap cannot be filled."""
-        try:
-            return await self._send(client, since, ids, until, broadcasts)
-        except Exception:  # the client must not stay held
-            log.exception("replaying to %s failed", client)
-            return 0, "the log could not be read for the replay; reload from /historical-data"
-
-    async def _send(
-        self, client: str, since: int, ids: set[str], until: int, broadcasts: bool
-    ) -> tuple[int, str | None]:
         window = Query(after_seq=since, before_seq=until + 1, limit=self.max_replay + 1)
         records: list[Record] = []
-        if ids:
-            records += await self.history.query(replace(window, ids=tuple(ids), types=("data",)))
-        if broadcasts:
-            records += await self.history.query(replace(window, types=("confirmation", "notification")))
+        try:
+            if ids:
+                records += await self.history.query(replace(window, ids=tuple(ids), types=("data",)))
+            if broadcasts:
+                records += await self.history.query(replace(window, types=("confirmation", "notification")))
+        except Exception:
+            log.exception("reading the log to replay to %s failed", client)
+            return 0, "the log could not be read for the replay; reload from /historical-data"
         if len(records) > self.max_replay:
             return 0, f"more than {self.max_replay} messages were missed (HUB_MAX_REPLAY); reload"
         for count, record in enumerate(sorted(records, key=lambda r: r.seq), 1):

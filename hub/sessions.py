@@ -64,7 +64,11 @@ class Sessions:
             if isinstance(begun, SubscribeAck):
                 return begun
             catch_up, since, new, broadcasts = begun
-            replayed, reason = await self.replay.send(client, since, new, catch_up.mark, broadcasts)
+            try:
+                replayed, reason = await self.replay.send(client, since, new, catch_up.mark, broadcasts)
+            except BaseException:  # failed or cancelled: the client must not stay held, nor its catch-up kept
+                self.fanout.caught_up(catch_up)
+                raise
             return await self.fanout.serialized(lambda: self._finish(catch_up, new, replayed, reason))
 
     async def unsubscribe(self, client: str, request: SubscriptionRequest) -> UnsubscribeAck:

@@ -264,3 +264,38 @@ async def test_a_slow_replay_delays_no_one_and_the_resumed_stream_stays_in_order
         assert received == sorted(received) and len(set(received)) == len(received)
         for client in (watcher, resuming):
             await client.close()
+
+
+class FailingHistory(MemoryHistory):
+    """The memory backend, whose queries fail once `failing` is set: a log that cannot be read."""
+
+    failing = False
+
+    async def query(self, query: Query) -> list[Record]:
+        if self.failing:
+            raise OSError("disk gone")
+        return await super().query(query)
+
+
+async def test_a_replay_the_log_cannot_serve_says_why_and_lets_live_data_through(
+    source: FakeSource, settings: Settings, clock: Callable[[], float]
+) -> None:
+    """A resume whose log reads fail is answered recovered: false with the reason, and the client is not
+    left held: live data reaches it right after."""
+    history = FailingHistory()
+    async with serve(create_app(settings, source=source, history=history)) as url:
+        await source.started.wait()
+        first = await Client().connect(url)
+        await first.call("subscribe", {"ids": ["counter"]})
+        source.emit("counter", 0, clock())
+        [seen] = await first.wait_for(is_("data"))
+        source.emit("counter", 1, clock())
+        await first.wait_for(is_("data", value=1))
+        history.failing = True
+        resuming = await Client().connect(url, auth={"since": seen["seq"]})
+        ack = await resuming.call("subscribe", {"ids": ["counter"]})
+        assert ack["recovered"] is False and "could not be read" in ack["reason"]
+        source.emit("counter", 2, clock())
+        await resuming.wait_for(is_("data", value=2))
+        for client in (first, resuming):
+            await client.close()
