@@ -202,13 +202,16 @@ class Hub:
 
     # --- state --------------------------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """The hub's state now: /health's body and the counters the metrics add to it."""
-        leading = self.peers is None or self.peers.leading
-        health = Health.of(
+    @property
+    def _leading(self) -> bool:
+        return self.peers is None or self.peers.leading
+
+    def health(self) -> Health:
+        """The hub's state now, as /health answers it."""
+        return Health.of(
             uptime_s=round(time.time() - self.started, 3),
             clients=len(self.clients),
-            source=SourceHealth.of(self.source, self.supervisor, leading),
+            source=SourceHealth.of(self.source, self.supervisor, self._leading),
             history=self.history.stats(),
             delivery_backlog=self.fanout.backlog,
             pending_commands=len(self.commands),
@@ -216,9 +219,13 @@ class Hub:
             slow_clients_disconnected=self.sessions.slow_clients_disconnected,
             cluster=None if self.peers is None else self.peers.health(),
         )
+
+    def snapshot(self) -> Snapshot:
+        """The hub's health and the counters the metrics add to it (per id subscriptions, ...), for a
+        scrape: /health asks `health` only, so a probe does not count every id's subscribers."""
         return Snapshot(
-            health=health,
-            leading=leading,
+            health=self.health(),
+            leading=self._leading,
             subscriptions=self.subscriptions.counts(),
             published=dict(self.publisher.published),
             slow_client_messages_dropped=self.sessions.slow_client_messages_dropped,

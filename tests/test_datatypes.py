@@ -58,7 +58,7 @@ async def test_values_of_the_wrong_type_are_dropped(running: RunningHub, clock: 
     running.source.emit("counter", 2, clock())
     [only] = await client.wait_for(is_("data"))
     assert only["value"] == 2 and len(client.of("data")) == 1
-    assert running.hub.snapshot().health.rejected_values == 8
+    assert running.hub.health().rejected_values == 8
 
 
 async def test_retention_deletes_only_older_messages(running: RunningHub) -> None:

@@ -100,7 +100,7 @@ async def test_a_followers_notification_is_published_by_the_leader(
         await eventually(partial(shed_notice_in, process))
     [notice] = [json.loads(r.payload) for r in b.delivered if "client_too_slow" in r.payload]
     assert notice["details"] == {"client": "client-1", "backlog": 250} and notice["seq"] > 0
-    assert b.hub.snapshot().health.slow_clients_disconnected == 1
+    assert b.hub.health().slow_clients_disconnected == 1
 
 
 def shed_notice_in(process: HubProcess) -> bool:

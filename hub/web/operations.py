@@ -20,7 +20,7 @@ METRICS_CONTENT = {
 
 @router.get("/health", summary="Hub status: ok, or degraded with a reason")
 async def health(hub: CurrentHub) -> Health:
-    return hub.snapshot().health
+    return hub.health()
 
 
 @router.get(
