@@ -251,13 +251,7 @@ async def measure(
 async def bench(seconds: float, only: list[str]) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         async with Children(Path(workdir)) as children:
-            address = {
-                f: str(Settings.model_fields[f].default)
-                for f in ("address_event_rate", "address_event_burst")
-            }
-            env = {"HUB_LOG_LEVEL": "warning"} | {
-                f"HUB_{f.upper()}": v for f, v in address.items()
-            }  # defaults
+            env = {"HUB_LOG_LEVEL": "warning"} | DEFAULT_ADDRESS_BUDGET
             hub = await start_hub(children, Path(workdir), RATE_HZ, [ID], env=env)
             watcher = Watcher()
             await watcher.sio.connect(hub.url, transports=["websocket"])

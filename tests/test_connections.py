@@ -63,13 +63,19 @@ async def test_a_command_posted_with_a_disconnect_is_not_run_as_anonymous(
 async def test_commands_posted_with_a_disconnect_do_not_escape_the_rate_limit(
     secured: str, source: FakeSource
 ) -> None:
-    """An operator's POST of ten commands and a disconnect runs none of them (the connection closed first),
-    and never more than the command burst."""
+    """An operator's POST of ten commands and a disconnect runs none of them (the connection closed first);
+    ten commands in one POST without the disconnect run only the command burst (2)."""
     session = await PollingSession(secured).open({"token": OPERATOR})
     await session.post(*(f"42{i}{SET_MODE}" for i in range(10)), "41")
     acks = await session.acks(10)
     assert [a["ok"] for a in acks.values()] == [False] * 10
     assert len(source.commands) == 0
+    await session.close()
+    session = await PollingSession(secured).open({"token": OPERATOR})
+    await session.post(*(f"42{i}{SET_MODE}" for i in range(10)))
+    codes = sorted(a["error"]["code"] if not a["ok"] else "ok" for a in (await session.acks(10)).values())
+    assert codes == ["ok"] * 2 + ["rate_limited"] * 8
+    assert len(source.commands) == 2
     await session.close()
 
 

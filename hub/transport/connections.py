@@ -44,6 +44,7 @@ class Flooding(RateLimited):
 class Address:
     """The budget shared by the connections of one client address."""
 
+    name: str
     events: TokenBucket
     connections: int = 0
 
@@ -83,9 +84,6 @@ class Connections:
         """Events being handled now, across all connections."""
         self._by_sid: dict[str, Connection] = {}
         self._addresses: dict[str, Address] = {}
-
-    def __len__(self) -> int:
-        return len(self._by_sid)
 
     def admit_connect(self, address: str) -> None:
         """Take a token of `address` for a new connection, or raise RateLimited."""
@@ -182,7 +180,7 @@ class Connections:
                 for idle in [a for a, b in self._addresses.items() if not b.connections and b.events.full()]:
                     del self._addresses[idle]
             budget = self._addresses[address] = Address(
-                TokenBucket(self.address_event_rate, self.address_event_burst)
+                address, TokenBucket(self.address_event_rate, self.address_event_burst)
             )
         return budget
 

@@ -103,9 +103,13 @@ class Events:
             sid, principal.name, principal.role, peer, len(hub.clients),
         )  # fmt: skip
 
+    def _peer(self, sid: str) -> str:
+        """The address `sid` connected from (its refusals are logged per address), or `sid` if unknown."""
+        connection = self.connections.get(sid)
+        return sid if connection is None else connection.address.name
+
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         self.connections.close(sid)
-        self.refusals.forget(sid)
         self.hub.disconnect(sid)
         log.info("client %s disconnected (%s)", sid, reason)
 
@@ -118,7 +122,7 @@ class Events:
             return Admission(_error(error), close_reason="kept sending events past its budget")
         except HubError as error:
             kind: RefusalKind = "rate_limited" if isinstance(error, RateLimited) else "not_connected"
-            self.refusals.note(kind, sid, f"refused an event of {sid}: {error.message}")
+            self.refusals.note(kind, self._peer(sid), f"refused an event of {sid}: {error.message}")
             return Admission(_error(error))
         handler = self._handlers.get(event) if isinstance(event, str) else None
         if handler is None:
@@ -172,7 +176,7 @@ class Events:
             self.metrics.command_refused(error.code)
             self.refusals.note(
                 "command_refused",
-                connection.sid,
+                connection.address.name,
                 f"command {request.command} from {connection.sid} ({principal.name}) refused: {error.code}",
             )
             raise

@@ -1,9 +1,10 @@
-"""What the hub refused clients, counted every time and logged once per kind per client per interval.
+"""What the hub refused clients, counted every time and logged once per kind, client address and interval.
 
 A refused client can be made to send the same bad thing thousands of times a second; a log line each (with a
 traceback, once) turned 160 KB on the wire into 30 MB of log. Each refusal is counted in `/metrics`
-(`hub_client_refusals_total{kind}`); the first of a kind from a client in an interval is logged, and the next
-line of that kind says how many were left out.
+(`hub_client_refusals_total{kind}`); the first of a kind from a client address in an interval is logged, and
+the next line of that kind says how many were left out. Keyed by address, not connection: a client that
+reconnects after each refusal gets no more lines.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ RefusalKind = Literal[
     "too_many_attachments",
     "not_connected",
     "rate_limited",
-    "overloaded",
     "flooding",
     "command_refused",
     "header_too_large",
@@ -64,7 +64,3 @@ class RefusalLog:
         windows[kind] = [now, 0]
         more = f" ({left_out} more like it from {client} were not logged)" if left_out else ""
         log.log(level, "%s%s", message, more)
-
-    def forget(self, client: str) -> None:
-        """`client` is gone: drop its windows (a line left out stays counted in /metrics)."""
-        self._windows.pop(client, None)

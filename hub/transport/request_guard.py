@@ -68,9 +68,9 @@ class RequestGuard:
             await self.app(scope, receive, send)
         elif scope["method"] == "POST":
             await self._polling_post(scope, receive, send)
-        elif "sid" not in parse_qs(scope.get("query_string", b"").decode("latin-1")) and (
-            self.handshakes_pending() >= self.max_handshakes
-        ):
+        elif self.handshakes_pending() >= self.max_handshakes and "sid" not in parse_qs(
+            scope.get("query_string", b"").decode("latin-1")
+        ):  # (the count first: the query string is parsed only while the limit is reached)
             await self._refuse(
                 scope, send, 503, "too_many_handshakes",
                 f"{self.max_handshakes} sessions have not connected yet (HUB_MAX_HANDSHAKES); try later",

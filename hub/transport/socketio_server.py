@@ -103,7 +103,6 @@ class HubSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]  # python-s
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         self._binary_bytes.pop(eio_sid, None)
-        self.refusals.forget(eio_sid)  # (refusals of packets are noted by Engine.IO session)
         await super()._handle_eio_disconnect(eio_sid, reason)
 
     def _expire_handshake(self, eio_sid: str) -> None:
@@ -223,9 +222,9 @@ class HubSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]  # python-s
         socket = self.eio.sockets.get(eio_sid)
         if socket is None:
             return
-        self.refusals.note(
-            kind, eio_sid, f"closing the connection of {eio_sid}: it {reason}", logging.WARNING
-        )
+        peer = self.environ.get(eio_sid, {}).get("REMOTE_ADDR", eio_sid)  # per address: reconnecting
+        message = f"closing the connection of {eio_sid} from {peer}: it {reason}"  # logs no more lines
+        self.refusals.note(kind, peer, message, logging.WARNING)
         self._binary_packet.pop(eio_sid, None)
         self._binary_bytes.pop(eio_sid, None)
         if isinstance(socket, LeanSocket):  # a close frame's reason holds at most 123 bytes
