@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from hub import codec, tasks
 from hub.catalog import Catalog
@@ -81,7 +81,7 @@ class CommandLifecycle:
 
     def confirmation(self, command_id: str, status: str, message: str) -> None:
         """The source reports a step of a command: `executing`, or its end."""
-        if status not in ("executing", "completed", "failed"):
+        if status not in get_args(SourceStatus):
             log.warning("the source reported status %r for %s; ignored", status, command_id)
             return
         pending = self._tracker.get(command_id)
