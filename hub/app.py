@@ -103,7 +103,7 @@ def create_app(
     hub = Hub(
         source or create_source(settings),
         HistoryLog(
-            history or open_backend(settings.history_url),
+            history or open_backend(settings.history_url, settings.retention.tiers),
             settings.history_flush_interval_s,
             on_batch=metrics.batch_written,
         ),
@@ -124,7 +124,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with hub.running(settings.history_retention_s, peers):
+        async with hub.running(settings.retention, peers):
             app.state.hub = hub
             try:
                 yield

@@ -21,7 +21,9 @@ from hub.commands import validate
 from hub.errors import SourceUnavailable
 from hub.fanout import FanOut, Transport
 from hub.health import Health, Snapshot, SourceHealth
-from hub.history import HistoryLog, Record, retention
+from hub.history import HistoryLog, Record
+from hub.history.retention import NO_RETENTION, Retention
+from hub.history.retention import apply as retention_pass
 from hub.intake import SourceIntake
 from hub.messages import (
     CommandAck,
@@ -88,7 +90,7 @@ class Hub:
 
     @asynccontextmanager
     async def running(
-        self, retention_s: float | None = None, peers: Peers | None = None
+        self, retention: Retention = NO_RETENTION, peers: Peers | None = None
     ) -> AsyncIterator[Hub]:
         """Open the log, start the fan-out and lead: log writer, source, retention. With `peers` (other hub
         processes), lead only while chosen to, and follow the leader's stream otherwise."""
@@ -99,7 +101,7 @@ class Hub:
         sheds = self._shed_clients
         reporter = [] if sheds is None else [tasks.start(self.sessions.report_sheds(sheds), "slow clients")]
         try:
-            async with self.leading(retention_s) if peers is None else peers.joined(retention_s):
+            async with self.leading(retention) if peers is None else peers.joined(retention):
                 yield self
         finally:
             try:
@@ -111,7 +113,7 @@ class Hub:
 
     @asynccontextmanager
     async def leading(
-        self, retention_s: float | None, takeover: bool = False, stream: Stream | None = None
+        self, retention: Retention, takeover: bool = False, stream: Stream | None = None
     ) -> AsyncIterator[None]:
         """Run what only one process may run: the log writer, the source and retention. On exit, commands
         still pending fail (nobody would report their end) and everything is stopped; the log is flushed
@@ -126,8 +128,8 @@ class Hub:
             await self.commands.carry_on()  # before the source starts and could report one of them
         writer = tasks.start(self.history.run(), "history writer")
         producers = [tasks.start(self.supervisor.run(), "source")]
-        if retention_s is not None:
-            producers.append(tasks.start(retention.apply(self.history, retention_s), "retention"))
+        if retention != NO_RETENTION:
+            producers.append(tasks.start(retention_pass(self.history, retention), "retention"))
         if stream is not None:
             self.publisher.forward_to(stream.record)
             self.history.report_written_to(stream.written)

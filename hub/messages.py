@@ -6,6 +6,7 @@ as the message enters the log). Client payloads are validated here once, with un
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
@@ -53,8 +54,17 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def format_timestamp(time_us: int) -> str:
-    """`2026-11-27T03:30:09.123456Z` (ISO 8601, UTC, microseconds) for microseconds since the epoch."""
-    return (EPOCH + timedelta(microseconds=time_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`2026-11-27T03:30:09.123456Z` (ISO 8601, UTC, microseconds) for microseconds since the epoch.
+
+    On the hot paths (every data message, every point read back from the compact log): the text up to the
+    second is formatted once per second and cached, so most calls only add the microseconds."""
+    seconds, micros = divmod(time_us, 1_000_000)
+    return f"{_up_to_the_second(seconds)}.{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _up_to_the_second(seconds: int) -> str:
+    return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def to_micros(epoch_s: float) -> int:

@@ -11,7 +11,8 @@ log), as the app factory wires them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol, TypeVar, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
@@ -20,6 +21,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.process_collector import ProcessCollector
 
 from hub.health import Snapshot
+from hub.history.log import Part
 from hub.messages import TERMINAL_STATUSES
 from hub.supervisor import SourceState
 from hub.transport.refusals import RefusalKind
@@ -214,6 +216,7 @@ class _StateCollector:
             "The seq of the last message numbered or received.",
             health.history.last_seq,
         )
+        yield from _log_parts(health.history.tiers)
         leading = snapshot.leading
         state = GaugeMetricFamily(
             "hub_source_state",
@@ -229,6 +232,30 @@ class _StateCollector:
             "1 while this process runs the source and writes the log (always, for a hub on its own).",
             value=int(leading),
         )
+
+
+def _log_parts(parts: Sequence[Part]) -> Iterator[GaugeMetricFamily]:
+    """Rows, bytes and span of the raw log and of each rollup tier, as retention last measured them."""
+    rows = GaugeMetricFamily("hub_history_rows", "Rows of the raw log and of each tier.", labels=["part"])
+    size = GaugeMetricFamily(
+        "hub_history_bytes",
+        "Bytes on disk of the raw log and of each tier, indexes included.",
+        labels=["part"],
+    )
+    oldest = GaugeMetricFamily(
+        "hub_history_oldest_seconds", "Unix time of the oldest data each part holds.", labels=["part"]
+    )
+    newest = GaugeMetricFamily(
+        "hub_history_newest_seconds", "Unix time of the newest data each part holds.", labels=["part"]
+    )
+    for part in parts:
+        rows.add_metric([part.name], part.rows)
+        if part.bytes is not None:
+            size.add_metric([part.name], part.bytes)
+        for family, moment in ((oldest, part.oldest), (newest, part.newest)):
+            if moment is not None:
+                family.add_metric([part.name], datetime.fromisoformat(moment).timestamp())
+    yield from (rows, size, oldest, newest)
 
 
 def _labelled(family: M, values: Iterable[tuple[str, float]]) -> M:

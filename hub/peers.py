@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from hub.health import ClusterHealth
 from hub.history import Record
+from hub.history.retention import Retention
 from hub.messages import CommandAck, CommandRequest, HubNotificationCode, Level
 from hub.templates import Templates
 
@@ -37,7 +38,7 @@ class Peers(Protocol):
         """True while this process runs the source and writes the log."""
         ...
 
-    def joined(self, retention_s: float | None) -> AbstractAsyncContextManager[None]:
+    def joined(self, retention: Retention) -> AbstractAsyncContextManager[None]:
         """Take part: follow the leader's stream, and lead whenever this process is chosen."""
         ...
 

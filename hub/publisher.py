@@ -49,7 +49,7 @@ class Publisher:
         message = DataMessage.model_construct(
             id=id, value=value, timestamp=format_timestamp(time_us), seq=self.history.next_seq()
         )
-        self._publish(message, time_us)
+        self._publish(message, time_us, value)
         return message
 
     def notification(
@@ -114,9 +114,9 @@ class Publisher:
         self._publish(confirmation, now)
         return confirmation
 
-    def _publish(self, message: Message, time_us: int) -> None:
+    def _publish(self, message: Message, time_us: int, value: Value | None = None) -> None:
         text = codec.dumps(message.model_dump(exclude_none=True))
-        record = Record(message.seq, message.type, getattr(message, "id", None), time_us, text)
+        record = Record(message.seq, message.type, getattr(message, "id", None), time_us, text, value)
         self.history.append(record)
         self.fanout.publish(record)
         self.published[record.type] = self.published.get(record.type, 0) + 1

@@ -9,6 +9,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from hub.errors import ConfigurationError
+from hub.history import tiers
+from hub.history.retention import Retention
+
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LogFormat = Literal["text", "json"]
 
@@ -48,6 +52,17 @@ class Settings(BaseSettings):
     )
     history_retention_s: float | None = Field(
         None, gt=0, description="Delete messages older than this many seconds (default: keep everything)."
+    )
+    history_rollup_retention: str = Field(
+        tiers.DEFAULT,
+        description="Rollup resolutions and how long each is kept, WIDTH=PERIOD or WIDTH=forever, comma-"
+        "separated (docs/history.md); needs 1m, kept at least as long as raw records.",
+    )
+    history_max_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="Size bound of the log: past it the oldest raw records go, then the finest rollups "
+        "(default: none).",
     )
     redis_url: str | None = Field(
         None,
@@ -182,6 +197,20 @@ class Settings(BaseSettings):
         """May the hub run with no role token in effect (open to anyone)? Only on loopback, or when allowed
         explicitly. Decided on the tokens actually loaded, at start-up and on reload (hub/auth.py)."""
         return self.allow_anonymous or _loopback(self.host)
+
+    @property
+    def retention(self) -> Retention:
+        """What the log keeps (checked at start-up by `_rollup_tiers`)."""
+        rollups = tiers.parse(self.history_rollup_retention, self.history_retention_s)
+        return Retention(self.history_retention_s, rollups, self.history_max_bytes)
+
+    @model_validator(mode="after")
+    def _rollup_tiers(self) -> Settings:
+        try:
+            tiers.parse(self.history_rollup_retention, self.history_retention_s)
+        except ConfigurationError as error:
+            raise ValueError(str(error)) from None
+        return self
 
     @model_validator(mode="after")
     def _shared_history_for_several_processes(self) -> Settings:

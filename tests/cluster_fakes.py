@@ -15,8 +15,9 @@ from hub.cluster import Cluster
 from hub.cluster.memory_bus import MemoryNetwork
 from hub.core import Hub
 from hub.history import HistoryLog, Record
-from hub.history.base import Buckets, Marks, Query, Stored, Summary
+from hub.history.base import ChartRequest, Cutoffs, Marks, Query, Reading, Stored, TierStats
 from hub.history.memory import MemoryHistory
+from hub.history.retention import NO_RETENTION
 from tests.fakes import FakeSource, RecordingTransport
 from tests.support import eventually
 
@@ -95,14 +96,20 @@ class SharedDatabase:
     async def latest(self, ids: Sequence[str]) -> list[Record]:
         return await self.shared.latest(ids)
 
-    async def summarize(self, buckets: Buckets) -> list[Summary]:
-        return await self.shared.summarize(buckets)
-
-    async def extremes(self, buckets: Buckets) -> list[Record]:
-        return await self.shared.extremes(buckets)
+    async def read(self, request: ChartRequest) -> Reading:
+        return await self.shared.read(request)
 
     async def delete(self, before_us: int | None) -> tuple[int, int]:
         return await self.shared.delete(before_us)
+
+    async def expire(self, cutoffs: Cutoffs) -> tuple[int, int]:
+        return await self.shared.expire(cutoffs)
+
+    async def trim(self, max_bytes: int) -> tuple[int, int]:
+        return await self.shared.trim(max_bytes)
+
+    async def tiers(self) -> list[TierStats]:
+        return await self.shared.tiers()
 
     async def close(self, marks: Marks | None) -> None:
         if not self.broken:
@@ -142,7 +149,7 @@ async def hub_process(
         reconnects.append(history.last_seq)
 
     cluster = Cluster(network.bus(name), hub, history, reconnect_clients, clock, answer_within_s)
-    async with hub.running(None, cluster):
+    async with hub.running(NO_RETENTION, cluster):
         yield HubProcess(name, hub, cluster, source, transport, database, reconnects)
 
 

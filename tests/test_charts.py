@@ -158,4 +158,21 @@ def test_intervals_are_whole_numbers_of_a_unit() -> None:
     chart = plan("1m", None, ["min"], None, None, 90_500_000, None)
     assert chart is not None and (chart.origin_us, chart.start_us) == (60_000_000, 90_500_000)
     split = plan(None, 3, ["min"], None, None, 0, 10)
-    assert split is not None and (split.origin_us, split.width_us) == (0, 4)  # rounded up: 3 buckets
+    assert split is not None and (split.origin_us, split.width_us) == (0, 1_000)  # the ladder's first step
+
+
+@pytest.mark.parametrize(
+    ("hours", "width"),
+    [(1, "5s"), (24, "2m"), (7 * 24, "15m"), (30 * 24, "1h"), (365 * 24, "12h"), (3 * 365 * 24, "2d")],
+)
+def test_a_thousand_buckets_round_up_to_a_width_of_the_ladder(hours: int, width: str) -> None:
+    """buckets=1000 over 1 h, 1 day, 7 and 30 days gets 5 s, 2 min, 15 min and 1 h buckets (each read
+    from one tier: 1 s, 1 min, 15 min, 1 h rows), aligned to whole multiples of the width; past a day,
+    whole days."""
+    start = 1_800_000_123_456_789
+    chart = plan(None, 1000, ["min"], None, None, start, start + hours * 3_600_000_000)
+    assert chart is not None and chart.width_us == parse_interval(width)
+    assert chart.origin_us % chart.width_us == 0
+    assert chart.origin_us <= start < chart.origin_us + chart.width_us
+    minmax = plan(None, None, None, "minmax", 1000, start, start + hours * 3_600_000_000)
+    assert minmax is not None and minmax.width_us >= chart.width_us

@@ -69,6 +69,6 @@ async def test_retention_deletes_only_older_messages(running: RunningHub) -> Non
     running.source.emit("counter", 1, now - 7200)
     running.source.emit("counter", 2, now - 10)
     await client.wait_for(is_("data", id="counter"), count=2)
-    assert await retention.expire(running.hub.history, 3600) == 1
+    assert await retention.expire(running.hub.history, retention.Retention(3600)) == 1
     kept = await running.hub.history.query(Query(ids=("counter",)))
     assert [json.loads(r.payload)["value"] for r in kept] == [2]

@@ -27,6 +27,8 @@ import yaml
 
 from hub.app import create_app
 from hub.auth import hash_token
+from hub.history import HistoryLog, Query
+from hub.history.sqlite import SqliteHistory
 from hub.settings import Settings
 from hub.templates import COMMAND_FILE, TELEMETRY_FILE, load_templates
 from main import OrderlyUvicorn
@@ -76,14 +78,23 @@ def scaled_templates(directory: Path, factor: float) -> Path:
     return directory
 
 
-def read_log(database: Path) -> dict[int, Message]:
-    """Every message in the SQLite log by seq, after checking that the file is intact."""
+async def read_log(database: Path) -> dict[int, Message]:
+    """Every message in the SQLite log by seq, read back as the hub reads it (data messages are rebuilt
+    from the compact layout), after checking that the file is intact."""
     db = sqlite3.connect(database)
     try:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        return {seq: json.loads(payload) for seq, payload in db.execute("SELECT seq, payload FROM messages")}
     finally:
         db.close()
+    log = HistoryLog(SqliteHistory(database))
+    await log.open(write=False)
+    try:
+        found: dict[int, Message] = {}
+        while page := await log.query(Query(after_seq=max(found, default=0), limit=10_000)):
+            found |= {record.seq: json.loads(record.payload) for record in page}
+        return found
+    finally:
+        await log.close()
 
 
 async def test_new_user_scenario(tmp_path: Path) -> None:
@@ -152,7 +163,7 @@ async def test_signal_disconnects_clients_then_stops_the_source_and_flushes(
     assert stopped is not None, lines
     assert disconnected < stopped.start()  # the clients first, then the source and the log
     last_seq = int(stopped[1])
-    logged = read_log(database)
+    logged = await read_log(database)
     assert max(logged) == last_seq  # everything the hub produced was written, not only what it streamed
     assert all(logged.get(m["seq"]) == m for m in received)  # exactly as streamed
 
@@ -187,7 +198,7 @@ async def test_kill_9_loses_only_a_tail_within_the_flush_interval(tmp_path: Path
         await asyncio.wait_for(gone.wait(), 5)  # the client has read everything the hub sent
         seen = list(client.received)
 
-    logged = read_log(database)
+    logged = await read_log(database)
     lost = [m for m in seen if m["seq"] not in logged]
     oldest = killed_at - min((timestamp(m) for m in lost), default=killed_at)
     newest = killed_at - max(timestamp(m) for m in seen)
@@ -256,7 +267,7 @@ async def test_a_browser_client_resumes_across_a_sigterm_restart(tmp_path: Path)
         await node.wait()
     assert first["subscribed"]["ok"] is True and second["subscribed"]["recovered"] is True
     live = [m["seq"] for m in summary["received"][first["receivedBefore"] :] if m["type"] == "data"]
-    logged = read_log(database)
+    logged = await read_log(database)
     expected = [seq for seq, m in sorted(logged.items()) if m["type"] == "data" and m["id"] in ids]
     assert live == [
         seq for seq in expected if live[0] <= seq <= live[-1]

@@ -32,6 +32,7 @@ from hub.cluster.member import Member, SharedLog
 from hub.cluster.rpc import COMMAND_ANSWER_S, Rpc
 from hub.cluster.stream import HEARTBEAT_S
 from hub.health import ClusterHealth
+from hub.history.retention import Retention
 from hub.messages import CommandAck, CommandRequest, HubNotificationCode, Level
 from hub.templates import Templates
 
@@ -71,7 +72,7 @@ class Cluster:
         return self.leadership.leading
 
     @asynccontextmanager
-    async def joined(self, retention_s: float | None) -> AsyncIterator[None]:
+    async def joined(self, retention: Retention) -> AsyncIterator[None]:
         await self.bus.open()
         try:
             snapshot = await self.bus.get(TEMPLATES_KEY)
@@ -82,7 +83,7 @@ class Cluster:
             self.member.adopt(Templates.model_validate(codec.loads(snapshot)))
         listener = tasks.start(self._listen(), "messages of the other processes")
         follower = tasks.start(self.following.run(), "stream of the leading process")
-        contender = tasks.start(self.leadership.contend(retention_s), "leadership")
+        contender = tasks.start(self.leadership.contend(retention), "leadership")
         try:
             yield
         finally:

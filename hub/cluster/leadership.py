@@ -20,6 +20,7 @@ from hub.cluster.following import Following
 from hub.cluster.lease import RENEW_S, Lease
 from hub.cluster.member import Member, SharedLog
 from hub.cluster.stream import StreamSender
+from hub.history.retention import Retention
 from hub.templates import Templates
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,12 @@ class Leadership:
         self.term = 0
         self._share_templates = share_templates
 
-    async def contend(self, retention_s: float | None) -> None:
+    async def contend(self, retention: Retention) -> None:
         """Lead whenever this process gets the lease, and follow in between; until cancelled."""
         while True:
             await self.lease.acquire()
             try:
-                await self._lead(retention_s)
+                await self._lead(retention)
             except Exception:  # a failed takeover or step-down must not end this process's candidacy
                 log.exception("leading failed; giving the lease up and following")
                 await self.lease.release()
@@ -76,7 +77,7 @@ class Leadership:
         """Give the lease up (leaving the cluster), so that another process takes over at once."""
         await self.lease.release()
 
-    async def _lead(self, retention_s: float | None) -> None:
+    async def _lead(self, retention: Retention) -> None:
         """One term: from the lease's acquisition to its loss. The lease is renewed from the start, so a slow
         takeover cannot let it expire unnoticed; the term ends as soon as a renewal fails."""
         self.term = await self.bus.increment(TERM_KEY)
@@ -84,7 +85,7 @@ class Leadership:
         log.info("this process leads now (term %d): it runs the source and writes the log", self.term)
         self.following.drain()
         try:
-            async with self.member.leading(retention_s, takeover=True, stream=self.sender):
+            async with self.member.leading(retention, takeover=True, stream=self.sender):
                 self.leading = True
                 self.following.pause()
                 self.sender.start(self.term)

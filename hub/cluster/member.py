@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from hub.history import Query, Record
+from hub.history.retention import Retention
 from hub.messages import CommandAck, CommandRequest, HubNotificationCode, Level
 from hub.peers import Stream
 from hub.templates import Templates
@@ -29,7 +30,7 @@ class Member(Protocol):
         ...
 
     def leading(
-        self, retention_s: float | None, takeover: bool = False, stream: Stream | None = None
+        self, retention: Retention, takeover: bool = False, stream: Stream | None = None
     ) -> AbstractAsyncContextManager[None]:
         """Lead while inside: take the log over from the previous leader, run the source, and hand every
         message and the log's written mark to `stream`."""

@@ -6,14 +6,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hub.errors import ConfigurationError
+from hub.history import tiers
 from hub.history.base import HistoryBackend, Query, Record
 from hub.history.log import HistoryLog
+from hub.history.tiers import Tier
 
 __all__ = ["HistoryBackend", "HistoryLog", "Query", "Record", "open_backend"]
 
 
-def open_backend(url: str) -> HistoryBackend:
-    """Pick the backend from the URL scheme, importing only the one selected."""
+def open_backend(url: str, rollups: tuple[Tier, ...] | None = None) -> HistoryBackend:
+    """Pick the backend from the URL scheme, importing only the one selected. `rollups`: the tiers it keeps
+    (by default those of `tiers.DEFAULT`)."""
+    rollups = tiers.parse(tiers.DEFAULT) if rollups is None else rollups
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         path = url.removeprefix("sqlite://").removeprefix("/")
@@ -25,25 +29,25 @@ def open_backend(url: str) -> HistoryBackend:
 
         from hub.history.sqlite import SqliteHistory
 
-        backend = SqliteHistory(Path(path))
+        backend = SqliteHistory(Path(path), rollups)
         try:
             backend.check()
         except (OSError, sqlite3.Error) as error:
             raise ConfigurationError(f"HUB_HISTORY_URL={url!r}: cannot use {path}: {error}") from None
         return backend
     if scheme in ("postgresql", "postgres"):
-        return _open_postgres(url)
+        return _open_postgres(url, rollups)
     if scheme == "memory":
         from hub.history.memory import MemoryHistory
 
-        return MemoryHistory()
+        return MemoryHistory(rollups)
     raise ConfigurationError(
         f"HUB_HISTORY_URL={url!r}: unknown scheme {scheme!r}; use sqlite:///path/to/file.db, "
         "postgresql://user@host:port/database or memory://"
     )
 
 
-def _open_postgres(url: str) -> HistoryBackend:
+def _open_postgres(url: str, rollups: tuple[Tier, ...]) -> HistoryBackend:
     """A PostgreSQL backend whose server was reached and whose tables exist, or a ConfigurationError."""
     parts = urlsplit(url)
     shown = _without_password(url)
@@ -60,7 +64,7 @@ def _open_postgres(url: str) -> HistoryBackend:
 
     from hub.history.postgres import PostgresHistory
 
-    backend = PostgresHistory(url)
+    backend = PostgresHistory(url, rollups)
     try:
         backend.check()
     except (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:

@@ -6,18 +6,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from hub.history.rollup import Summary
+from hub.templates import Value
+
 Order = Literal["asc", "desc"]
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One logged message: its indexable fields and the JSON text exactly as it was streamed."""
+    """One logged message: its indexable fields and the JSON text exactly as it was streamed.
+
+    `value`: a data message's value, when the publisher knows it (the log then need not parse `payload`)."""
 
     seq: int
     type: str
     id: str | None
     time_us: int
     payload: str
+    value: Value | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,41 +41,25 @@ class Query:
 
 
 @dataclass(frozen=True, slots=True)
-class Buckets:
-    """The `data` records of `ids` with `start_us <= time_us < end_us`, cut into buckets of `width_us`: bucket
-    k holds the times in [origin_us + k * width_us, origin_us + (k + 1) * width_us). `origin_us <= start_us`.
-
-    `numeric`: the values are numbers (min, max and sums are wanted). `before_seq` (exclusive) lets the log
-    leave out what it has not written yet; `limit` caps the (id, bucket) rows of a summary."""
+class ChartRequest:
+    """The data of `ids` with `start_us <= time_us < end_us` (None: no end), summarized per id in buckets of
+    `width_us` aligned to `origin_us`: bucket k holds [origin_us + k * width_us, origin_us + (k + 1) *
+    width_us). `origin_us <= start_us`."""
 
     ids: tuple[str, ...]
     origin_us: int
     width_us: int
     start_us: int
     end_us: int | None = None
-    numeric: bool = False
-    before_seq: int | None = None
-    limit: int = 10_001
-
-
-Number = int | float
 
 
 @dataclass(frozen=True, slots=True)
-class Summary:
-    """One id's records in one bucket. `low`, `high` and `total` (the sum) are None unless the request was
-    `numeric`. `first` and `last` are the payloads of the records of the lowest and highest `seq`."""
+class Reading:
+    """What a backend read for a chart in one snapshot: summaries of rollup buckets and of raw points, and
+    the highest `seq` it holds (records above it were not written when it read)."""
 
-    id: str
-    bucket: int
-    count: int
-    low: Number | None
-    high: Number | None
-    total: float | None
-    first_seq: int
-    first: str
-    last_seq: int
-    last: str
+    summaries: list[Summary]
+    highest_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +82,27 @@ class Stored:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """What retention deletes: raw records older than `raw_us` (None: none), and per tier name the buckets
+    that end at or before its cutoff."""
+
+    raw_us: int | None
+    tiers: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TierStats:
+    """One part of the log (`raw`, or a tier's name): rows, bytes on disk (None where the backend cannot
+    tell), and the time span it holds (None when empty)."""
+
+    name: str
+    rows: int
+    bytes: int | None
+    oldest_us: int | None
+    newest_us: int | None
+
+
 class HistoryBackend(Protocol):
     """Durable storage of records. Called by `HistoryLog` only, which batches writes and assigns `seq`."""
 
@@ -109,18 +120,29 @@ class HistoryBackend(Protocol):
         """The newest `data` record of each id that has one."""
         ...
 
-    async def summarize(self, buckets: Buckets) -> list[Summary]:
-        """One summary per id and non-empty bucket, ordered by id and bucket (at most `buckets.limit`)."""
-        ...
-
-    async def extremes(self, buckets: Buckets) -> list[Record]:
-        """Per id and bucket, the record of the lowest and of the highest value (ties: the lowest seq), as
-        one record when it is both; ordered by seq. For numeric telemetry only."""
+    async def read(self, request: ChartRequest) -> Reading:
+        """The summaries that answer `request` exactly (hub/history/planner.py chooses them), in one
+        snapshot."""
         ...
 
     async def delete(self, before_us: int | None) -> tuple[int, int]:
-        """Delete records older than `before_us` (all when None); return how many, and the highest seq deleted
-        (0 if none). The unrecoverable mark is raised to that seq in the same transaction."""
+        """Delete records older than `before_us` (all when None) with the rollups of that time, keeping
+        the rollups of a bucket that straddles `before_us` exact; return how many records, and the highest
+        seq deleted (0 if none). The unrecoverable mark is raised to that seq in the same transaction."""
+        ...
+
+    async def expire(self, cutoffs: Cutoffs) -> tuple[int, int]:
+        """Retention: delete raw records older than `cutoffs.raw_us` (rollups stay: they still answer
+        charts) and each tier's buckets that end before its cutoff; return as `delete` does."""
+        ...
+
+    async def trim(self, max_bytes: int) -> tuple[int, int]:
+        """The size bound: past `max_bytes` in use, delete the oldest raw records, then the oldest rows of
+        the finest tier, and so on; return as `delete` does."""
+        ...
+
+    async def tiers(self) -> list[TierStats]:
+        """Size and span of the raw log and of each tier."""
         ...
 
     async def stored(self) -> Stored:
@@ -132,14 +154,13 @@ class HistoryBackend(Protocol):
         ...
 
 
-def in_buckets(record: Record, buckets: Buckets) -> bool:
-    """Whether `record` is one of the records `buckets` covers (the reference semantics)."""
+def in_chart(record: Record, request: ChartRequest) -> bool:
+    """Whether `record` is one of the data records `request` covers (the reference semantics)."""
     return (
         record.type == "data"
-        and record.id in buckets.ids
-        and record.time_us >= buckets.start_us
-        and (buckets.end_us is None or record.time_us < buckets.end_us)
-        and (buckets.before_seq is None or record.seq < buckets.before_seq)
+        and record.id in request.ids
+        and record.time_us >= request.start_us
+        and (request.end_us is None or record.time_us < request.end_us)
     )
 
 

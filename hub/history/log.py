@@ -17,18 +17,56 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from hub.history import aggregate
-from hub.history.base import Buckets, HistoryBackend, Marks, Query, Record, Summary, matches
+from hub.history import planner
+from hub.history.base import (
+    ChartRequest,
+    Cutoffs,
+    HistoryBackend,
+    Marks,
+    Query,
+    Record,
+    TierStats,
+    in_chart,
+    matches,
+)
+from hub.history.compact import value_of
+from hub.history.rollup import Point, Summary, unit
+from hub.messages import format_timestamp
 
 log = logging.getLogger(__name__)
 
 RESERVE_AHEAD = 1_000_000
 """Numbers reserved past the last one handed out; far more than any rate produces in one flush interval."""
+
+
+class Part(BaseModel):
+    """One part of the log on disk: the raw records or one rollup tier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    rows: int
+    bytes: int | None
+    oldest: str | None
+    newest: str | None
+
+    @classmethod
+    def of(cls, stats: TierStats) -> Part:
+        def moment(time_us: int | None) -> str | None:
+            return None if time_us is None else format_timestamp(time_us)
+
+        return cls(
+            name=stats.name,
+            rows=stats.rows,
+            bytes=stats.bytes,
+            oldest=moment(stats.oldest_us),
+            newest=moment(stats.newest_us),
+        )
 
 
 class LogStats(BaseModel):
@@ -42,6 +80,8 @@ class LogStats(BaseModel):
     last_seq: int
     error: str | None
     """Why the last write failed, while writes fail."""
+    tiers: list[Part]
+    """The raw log and each rollup tier, as last measured (by retention, every minute)."""
 
 
 class HistoryLog:
@@ -77,6 +117,7 @@ class HistoryLog:
         self.last_error: str | None = None
         self.write_errors = 0
         """Writes that failed (their records were kept for the next one)."""
+        self.tier_stats: list[TierStats] = []
 
     @property
     def last_seq(self) -> int:
@@ -90,7 +131,7 @@ class HistoryLog:
     @property
     def count(self) -> int:
         """Messages in the log, including those not yet written."""
-        return self._count + len(self._pending)
+        return self._count + len(self._writing) + len(self._pending)
 
     @property
     def accepting(self) -> bool:
@@ -259,37 +300,50 @@ class HistoryLog:
             return (written + unwritten)[: query.limit]
         return (unwritten[::-1] + written)[: query.limit]
 
-    async def summarize(self, buckets: Buckets) -> list[Summary]:
-        """The backend's summaries, merged with those of the records not written yet (each counted once)."""
-        backend_part, unwritten = self._split(buckets)
-        written = await self.backend.summarize(backend_part)
-        return aggregate.merge(written, aggregate.summarize(unwritten, buckets))
-
-    async def extremes(self, buckets: Buckets) -> list[Record]:
-        """The backend's extremes and the unwritten records, ranked together: the extremes of both."""
-        backend_part, unwritten = self._split(buckets)
-        written = await self.backend.extremes(backend_part)
-        return aggregate.extremes([*written, *unwritten], buckets)
-
-    def _split(self, buckets: Buckets) -> tuple[Buckets, list[Record]]:
-        """The records not written yet, and `buckets` narrowed to the others. Everything below the first
-        unwritten seq is in the backend: even if a batch is written meanwhile, no record counts twice."""
+    async def chart(self, request: ChartRequest) -> list[Summary]:
+        """The summary of each id and non-empty bucket of `request`, over everything appended so far: what
+        the backend read in one snapshot, and the records it did not hold then (each counted once)."""
         unwritten = [*self._writing, *self._pending]
-        if not unwritten:
-            return buckets, []
-        boundary = min(unwritten[0].seq, buckets.before_seq or unwritten[0].seq)
-        return replace(buckets, before_seq=boundary), unwritten
+        reading = await self.backend.read(request)
+        units = [
+            unit(record.id, Point(record.seq, record.time_us, value))
+            for record in unwritten
+            if record.seq > reading.highest_seq
+            and in_chart(record, request)
+            and record.id is not None
+            and (value := value_of(record)) is not None
+        ]
+        return planner.assemble(request, [*reading.summaries, *units])
 
     async def latest(self, ids: list[str]) -> list[Record]:
         return await self.backend.latest(ids)
 
     async def delete(self, before_us: int | None) -> int:
-        await self.flush()
-        async with self._flush_lock:  # so that no batch writes an older unrecoverable mark after this
-            deleted, highest = await self.backend.delete(before_us)
-            self._unrecoverable = max(self._unrecoverable, highest)
+        """Delete the records older than `before_us` (all when None) and the rollups of that time."""
+        return await self._deleting(self.backend.delete(before_us))
+
+    async def expire(self, cutoffs: Cutoffs) -> int:
+        """Retention: raw records and rollup buckets past their periods (rollups outlive raw records)."""
+        return await self._deleting(self.backend.expire(cutoffs))
+
+    async def trim(self, max_bytes: int) -> int:
+        """The size bound: the oldest raw records first, then the finest rollups."""
+        return await self._deleting(self.backend.trim(max_bytes))
+
+    async def _deleting(self, deletion: Coroutine[Any, Any, tuple[int, int]]) -> int:
+        try:
+            await self.flush()
+            async with self._flush_lock:  # so that no batch writes an older unrecoverable mark after this
+                deleted, highest = await deletion
+                self._unrecoverable = max(self._unrecoverable, highest)
+        finally:
+            deletion.close()  # never awaited if the flush failed
         self._count -= deleted
         return deleted
+
+    async def measure_tiers(self) -> None:
+        """Read the size and span of the raw log and of each tier again (for /health and /metrics)."""
+        self.tier_stats = await self.backend.tiers()
 
     def stats(self) -> LogStats:
         return LogStats(
@@ -298,4 +352,5 @@ class HistoryLog:
             pending=self.pending,
             last_seq=self._last_seq,
             error=self.last_error,
+            tiers=[Part.of(stats) for stats in self.tier_stats],
         )

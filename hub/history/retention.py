@@ -1,7 +1,10 @@
-"""Retention: logged messages older than HUB_HISTORY_RETENTION_S are deleted, at least once a minute.
+"""Retention: what the log keeps, applied at least once a minute by the process that writes it.
 
-Only the process that writes the log applies it (the hub's `leading`); a failed deletion is logged and tried
-again at the next turn.
+Raw records older than HUB_HISTORY_RETENTION_S are deleted; each rollup tier keeps its buckets for its own
+period (HUB_HISTORY_ROLLUP_RETENTION), so charts of older times are still answered from rollups; past
+HUB_HISTORY_MAX_BYTES the oldest raw records go, then the oldest rows of the finest tier, and so on. Each
+pass then measures every part of the log for /health and /metrics. A failed pass is logged and tried again
+at the next turn.
 """
 
 from __future__ import annotations
@@ -9,29 +12,55 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
+from hub.history.base import Cutoffs
 from hub.history.log import HistoryLog
+from hub.history.tiers import Tier
 from hub.messages import to_micros
 
 log = logging.getLogger(__name__)
 
 LONGEST_WAIT_S = 60.0
-"""The longest wait between two deletions (a shorter retention is applied that often)."""
+"""The longest wait between two passes (a shorter raw retention is applied that often)."""
 
 
-async def expire(history: HistoryLog, retention_s: float) -> int:
-    """Delete logged messages older than `retention_s`; return how many."""
-    return await history.delete(to_micros(time.time() - retention_s))
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long raw records are kept (None: until the size bound needs the room), each tier's period
+    (in the tiers), and the size bound of the whole log (None: none)."""
+
+    raw_s: float | None = None
+    tiers: tuple[Tier, ...] = ()
+    max_bytes: int | None = None
+
+    def cutoffs(self, now_s: float) -> Cutoffs:
+        now_us = to_micros(now_s)
+        raw = None if self.raw_s is None else now_us - to_micros(self.raw_s)
+        tiers = {t.name: now_us - t.retention_us for t in self.tiers if t.retention_us is not None}
+        return Cutoffs(raw, tiers)
 
 
-async def apply(history: HistoryLog, retention_s: float) -> None:
-    """Delete old messages every `retention_s` (at most every minute) until cancelled."""
+NO_RETENTION = Retention()
+
+
+async def expire(history: HistoryLog, retention: Retention) -> int:
+    """One pass: delete what is past its period, then past the size bound; return how many raw records."""
+    deleted = await history.expire(retention.cutoffs(time.time()))
+    if retention.max_bytes is not None:
+        deleted += await history.trim(retention.max_bytes)
+    return deleted
+
+
+async def apply(history: HistoryLog, retention: Retention) -> None:
+    """A pass every `raw_s` (at most every minute) until cancelled."""
     while True:
         try:
-            deleted = await expire(history, retention_s)
+            deleted = await expire(history, retention)
+            await history.measure_tiers()
         except Exception:
             log.exception("retention: deleting old messages failed; trying again later")
         else:
             if deleted:
-                log.info("retention: deleted %d messages older than %g s", deleted, retention_s)
-        await asyncio.sleep(min(retention_s, LONGEST_WAIT_S))
+                log.info("retention: deleted %d messages", deleted)
+        await asyncio.sleep(min(retention.raw_s or LONGEST_WAIT_S, LONGEST_WAIT_S))

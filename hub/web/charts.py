@@ -11,7 +11,7 @@ plots ask for). Both strategies answer a page of messages exactly as streamed, o
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
@@ -19,8 +19,9 @@ import orjson
 from pydantic import BaseModel, Field
 
 from hub.history import HistoryLog, Query, Record, cursor
-from hub.history.aggregate import value
-from hub.history.base import Buckets, Summary
+from hub.history.base import ChartRequest
+from hub.history.compact import payload
+from hub.history.rollup import Point, Summary
 from hub.messages import format_timestamp
 from hub.templates import NUMERIC, TelemetryType, Value
 from hub.web.problems import ParameterError
@@ -35,19 +36,32 @@ MAX_SIZE = 10_000
 UNITS_US = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
 MAX_WIDTH_US = 10_000 * UNITS_US["d"]
 INTERVAL = re.compile(r"([0-9]{1,12})(ms|s|m|h|d)")
+LADDER_US = tuple(
+    n * UNITS_US[unit]
+    for n, unit in (
+        *((n, "ms") for n in (1, 2, 5, 10, 20, 50, 100, 200, 500)),
+        *((n, "s") for n in (1, 2, 5, 10, 15, 30)),
+        *((n, "m") for n in (1, 2, 5, 10, 15, 30)),
+        *((n, "h") for n in (1, 2, 3, 6, 12)),
+        (1, "d"),
+    )
+)
+"""The widths `buckets` and `strategy=minmax` round up to (as Grafana rounds its intervals)."""
 
 DESCRIPTION = """\
 Without the chart parameters: a page of messages exactly as streamed (`HistoryPage`), in seq order.
 
-For charts (of the data of `ids`, in [start, end)):
+For charts (of the data of `ids`, in [start, end)), answered from the rollups, exactly:
 
 - `interval` or `buckets` with `agg`: one row per id and non-empty bucket with the aggregates asked for
   (`AggregatePage`). `interval` buckets are aligned to whole multiples of it since the epoch (UTC);
-  `buckets=N` cuts [start, end) into N buckets of (end - start) / N, rounded up to a microsecond.
-  min, max and avg need numeric telemetry (int, float); count, first and last take any.
+  `buckets=N` takes (end - start) / N rounded up to the ladder 1, 2, 5 ms ... 1, 2, 5, 10, 15, 30 s,
+  1, 2, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h, 1 d, then whole days, aligned the same way (`width_us` says
+  which). min, max and avg need numeric telemetry (int, float); count, first and last take any.
 - `strategy=latest&size=N`: the newest N points of each id (by seq), as a page, oldest first.
-- `strategy=minmax&size=N` (start and end needed): [start, end) is cut into N/2 buckets; per id and bucket
-  the points of the lowest and of the highest value, as a page in seq order (at most N points per id).
+- `strategy=minmax&size=N` (start and end needed): buckets of (end - start) / (N/2) rounded up to the
+  ladder; per id and bucket the points of the lowest and of the highest value, as a page in seq order (at
+  most N + 2 points per id).
 
 At most 10,000 buckets per id. Paging (`cursor`, `after_seq`, `limit`, `order`) does not apply to these.
 """
@@ -117,8 +131,8 @@ def plan(
             raise ParameterError("buckets", "needs both start and end: the buckets divide [start, end)")
         if not 1 <= (buckets or 0) <= MAX_BUCKETS:
             raise ParameterError("buckets", f"must be from 1 to {MAX_BUCKETS:,} (buckets per id)")
-        width = -(-(end_us - start_us) // (buckets or 1))
-        return Chart("aggregate", start_us, end_us, start_us, width, aggregates)
+        width = friendly_width(-(-(end_us - start_us) // (buckets or 1)))
+        return Chart("aggregate", start_us, end_us, start_us - start_us % width, width, aggregates)
     width = parse_interval(interval)
     start = 0 if start_us is None else start_us  # with no start, buckets count from the epoch
     origin = start - start % width
@@ -168,8 +182,18 @@ def _strategy(strategy: Strategy, size: int | None, start_us: int | None, end_us
         raise ParameterError(
             "strategy", "minmax needs both start and end: it divides [start, end) into buckets"
         )
-    width = -(-(end_us - start_us) // (size // 2))
-    return Chart("minmax", start_us, end_us, start_us, width, size=size)
+    width = friendly_width(-(-(end_us - start_us) // (size // 2)))
+    return Chart("minmax", start_us, end_us, start_us - start_us % width, width, size=size)
+
+
+def friendly_width(width_us: int) -> int:
+    """The first width of the ladder (1, 2, 5 ms ... 1 s, 2 s, 5 s, 10 s, 15 s, 30 s, 1 min ... 12 h, 1 d,
+    then whole days) at least `width_us`: each is a whole number of a rollup tier's buckets."""
+    for step in LADDER_US:
+        if step >= width_us:
+            return step
+    day = UNITS_US["d"]
+    return -(-width_us // day) * day
 
 
 async def answer(
@@ -194,18 +218,24 @@ async def answer(
             )
             records += await history.query(query)
         return cursor.page(sorted(records, key=lambda r: r.seq))
-    buckets = Buckets(
-        ids,
-        chart.origin_us,
-        chart.width_us,
-        chart.start_us or 0,
-        chart.end_us,
-        numeric=bool(needs_numbers),
-        limit=MAX_BUCKETS * len(ids) + 1,
-    )
+    request = ChartRequest(ids, chart.origin_us, chart.width_us, chart.start_us or 0, chart.end_us)
+    summaries = await history.chart(request)
     if chart.kind == "minmax":
-        return cursor.page(await history.extremes(buckets))
-    return _rows(chart, types, await history.summarize(buckets), ids)
+        return cursor.page(sorted(_extremes(summaries), key=lambda r: r.seq))
+    return _rows(chart, types, summaries, ids)
+
+
+def _extremes(summaries: list[Summary]) -> Iterator[Record]:
+    """The points of the lowest and highest value of each bucket, as the messages that were streamed."""
+    for summary in summaries:
+        points = (summary.low, summary.high)
+        for point in points[:1] if summary.low == summary.high else points:
+            if point is not None:
+                yield Record(point.seq, "data", summary.id, point.time_us, payload(summary.id, *_at(point)))
+
+
+def _at(point: Point) -> tuple[int, int, Value]:
+    return point.seq, point.time_us, point.value
 
 
 def _rows(
@@ -224,7 +254,7 @@ def _rows(
             )
         number = int if types[telemetry_id].datatype == "int" else float
         for summary in found:
-            start = format_timestamp(chart.origin_us + summary.bucket * chart.width_us)
+            start = format_timestamp(summary.start_us)
             aggregates = {name: _aggregate(name, summary, number) for name in chart.aggregates}
             rows.append({"id": telemetry_id, "start": start} | aggregates)
     return orjson.dumps({"width_us": chart.width_us, "aggregates": chart.aggregates, "rows": rows})
@@ -234,13 +264,13 @@ def _aggregate(name: Aggregate, summary: Summary, number: type[int] | type[float
     if name == "count":
         return summary.count
     if name == "first":
-        return value(summary.first)
+        return summary.first.value
     if name == "last":
-        return value(summary.last)
-    if summary.low is None or summary.high is None or summary.total is None:
-        raise RuntimeError("the backend summarized numbers it was not asked for")  # never: numeric was set
+        return summary.last.value
+    if summary.low is None or summary.high is None:
+        return None  # no numeric value in the bucket
     if name == "min":
-        return number(summary.low)
+        return number(summary.low.value)
     if name == "max":
-        return number(summary.high)
-    return summary.total / summary.count
+        return number(summary.high.value)
+    return summary.mean
