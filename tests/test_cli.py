@@ -9,7 +9,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,15 @@ from typing import Any
 import httpx
 import pytest
 
+from hub import codec
 from hub.auth import hash_token
+from hub.history import HistoryLog, Record, open_backend
+from hub.messages import format_timestamp
 from tests.support import ROOT, Client, HubProcess, free_port, is_, main_process
 
 TOKEN = "viewer-token-for-the-cli-tests-0123"
+HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
 
 
 @dataclass
@@ -189,6 +195,82 @@ async def test_history_csv_matches_historical_data(hub: HubProcess) -> None:
     assert header == ["id", "start", "min", "count"] and row[0] == "battery_voltage" and int(row[3]) > 0
     refused = await cli(hub.url, "history", "--ids", "battery_voltage", "--interval", "10x", "--agg", "min")
     assert refused.status == 1 and "interval" in refused.err and "422" in refused.err
+
+
+async def write_log(path: Path, points: Sequence[tuple[str, int, float]]) -> list[dict[str, Any]]:
+    """Log data points (id, time in µs, value) in a new SQLite log, as the hub logs what it streams; return
+    their messages."""
+    log = HistoryLog(open_backend(f"sqlite:///{path}"))
+    await log.open()
+    messages = []
+    try:
+        for telemetry_id, time_us, value in points:
+            seq = log.next_seq()
+            timestamp = format_timestamp(time_us)
+            message = {"type": "data", "id": telemetry_id, "value": value, "timestamp": timestamp, "seq": seq}
+            log.append(Record(seq, "data", telemetry_id, time_us, codec.dumps(message)))
+            messages.append(message)
+        await log.flush()
+    finally:
+        await log.close()
+    return messages
+
+
+async def test_history_ranges_answer_the_extremes_of_the_last_hour_day_7_and_30_days(tmp_path: Path) -> None:
+    """`history --range` with `--size` asks minmax for the last 1h, 1d, 7d or 30d: the answer holds the lowest
+    and highest point of that range as logged, and nothing from before it."""
+    now = time.time_ns() // 1000
+    ago = {"31d": 31 * DAY_US, "29d": 29 * DAY_US, "3d": 3 * DAY_US, "5h": 5 * HOUR_US, "3h": 3 * HOUR_US}
+    values = {"31d": 5000.0, "29d": 4000.0, "3d": 2000.0, "5h": -1000.0, "3h": 1000.0}
+    ordinary = [("battery_voltage", now - n * HOUR_US, 28.0) for n in (600, 40, 2)]
+    points = [("battery_voltage", now - ago[name], value) for name, value in values.items()]
+    logged = await write_log(tmp_path / "history.db", points + ordinary)
+    by_seq = {
+        str(m["seq"]): [str(m["seq"]), m["timestamp"], "data", m["id"], json.dumps(m["value"])]
+        for m in logged
+    }
+    by_value = {m["value"]: str(m["seq"]) for m in logged}
+    ranges = {  # the extremes of each range, and the points before it
+        "30d": ((-1000.0, 4000.0), (5000.0,)),
+        "7d": ((-1000.0, 2000.0), (5000.0, 4000.0)),
+        "1d": ((-1000.0, 1000.0), (5000.0, 4000.0, 2000.0)),
+    }
+    async with main_process(["--history-url", f"sqlite:///{tmp_path / 'history.db'}"]) as hub:
+        for length, (extremes, before) in ranges.items():
+            run = await cli(
+                hub.url, "history", "--ids", "battery_voltage", "--range", length, "--size", "4", "--csv"
+            )
+            assert run.status == 0, run.err
+            header, *rows = list(csv.reader(io.StringIO(run.out)))
+            assert header == ["seq", "timestamp", "type", "id", "value"]
+            assert len(rows) <= 4 + 2  # size, and a bucket more where the range cuts the first and last
+            seqs = [row[0] for row in rows]
+            assert seqs == sorted(seqs, key=int)
+            assert {by_value[value] for value in extremes} <= set(seqs), (length, rows)
+            assert not {by_value[value] for value in before} & set(seqs), (length, rows)
+            assert all(row == by_seq[row[0]] for row in rows if row[0] in by_seq)  # exactly as logged
+        last_hour = await cli(
+            hub.url, "history", "--ids", "battery_voltage", "--range", "1h", "--size", "100"
+        )
+        assert last_hour.status == 0, last_hour.err
+        shown = table_rows(last_hour)  # only what the simulator streamed since the hub started
+        assert not set(shown) & set(by_seq)
+        assert "messages" in last_hour.err
+
+
+async def test_history_range_excludes_start_and_checks_end(hub: HubProcess) -> None:
+    """--range and --start together are refused by the command line (exit 2), as is an --end with --range
+    that is no time; --range with --end ends there."""
+    both = await cli(hub.url, "history", "--range", "1h", "--start", "now-2h")
+    assert both.status == 2 and "argument --start: not allowed with argument --range" in both.err
+    unknown = await cli(hub.url, "history", "--range", "2h")
+    assert unknown.status == 2 and "invalid choice: '2h'" in unknown.err
+    bad_end = await cli(hub.url, "history", "--range", "1h", "--end", "yesterday")
+    assert bad_end.status == 2 and "--end 'yesterday'" in bad_end.err
+    await values_of(hub.url, "battery_voltage")
+    before = await cli(hub.url, "history", "--ids", "battery_voltage", "--range", "1d", "--end", "now-1h")
+    assert before.status == 0, before.err
+    assert "0 messages" in before.err  # the hub started just now: nothing an hour ago
 
 
 async def test_tail_resumes_after_the_hub_restarts(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ examples:
   python -m hub.cli send set_heater --json '{"heater": "battery", "enabled": true}'
   python -m hub.cli history --ids battery_voltage --start now-1h --csv --all-pages > voltage.csv
   python -m hub.cli history --ids battery_voltage --interval 1m --agg min,max,avg --start now-1d
+  python -m hub.cli history --ids battery_voltage --range 7d --size 200
 """
 
 
@@ -86,10 +87,16 @@ def parser() -> argparse.ArgumentParser:
     )
     query.add_argument("--ids", metavar="ID,ID", help="telemetry ids, comma-separated")
     query.add_argument("--type", metavar="TYPE", help="data, confirmation, notification (comma-separated)")
-    query.add_argument(
+    since = query.add_mutually_exclusive_group()
+    since.add_argument(
         "--start", metavar="TIME", help="ISO 8601 (UTC without a zone), now or now-15m; inclusive"
     )
-    query.add_argument("--end", metavar="TIME", help="the same; exclusive")
+    since.add_argument(
+        "--range",
+        choices=list(history.RANGES),
+        help="the last hour, day, 7 or 30 days up to --end (default now); with --size, downsampled",
+    )
+    query.add_argument("--end", metavar="TIME", help="the same as --start; exclusive")
     query.add_argument("--limit", type=int, metavar="N", help="messages per page (hub default 1000)")
     query.add_argument("--after-seq", type=int, metavar="SEQ", help="only messages after this seq")
     query.add_argument("--order", choices=["asc", "desc"], help="by seq (default asc)")
@@ -101,7 +108,9 @@ def parser() -> argparse.ArgumentParser:
         "--agg", action="append", metavar="AGG", help="min, max, avg, count, first, last (comma or repeated)"
     )
     query.add_argument("--strategy", choices=["latest", "minmax"], help="downsampling (with --size)")
-    query.add_argument("--size", type=int, metavar="N", help="points per id for --strategy")
+    query.add_argument(
+        "--size", type=int, metavar="N", help="points per id for --strategy (alone: --strategy minmax)"
+    )
     query.add_argument("--csv", action="store_true", help="CSV with a header line instead of a table")
     return main
 

@@ -5,6 +5,7 @@ import { filter, merge, take } from 'rxjs';
 import type { DataMessage } from '@hub/contract';
 import { CommandForm } from './command-form';
 import { Feed, type FeedEvent } from './feed';
+import { HistoryPanel } from './history-panel';
 import { HubApi, type CommandTemplate, type TelemetryType } from './hub-api';
 import { HUB_URL } from './hub-url';
 import { classify } from './limits';
@@ -21,7 +22,7 @@ const STORAGE_KEY = 'telemetry-dashboard.sensors';
 @Component({
   selector: 'app-root',
   changeDetection: ChangeDetectionStrategy.OnPush,
-  imports: [CommandForm, Feed, Sparkline],
+  imports: [CommandForm, Feed, HistoryPanel, Sparkline],
   templateUrl: './app.html',
 })
 export class App {
@@ -36,6 +37,12 @@ export class App {
   protected readonly chosen = signal<readonly string[]>(storedChoice());
   protected readonly readings = signal<Readonly<Record<string, Reading>>>({});
   protected readonly events = signal<readonly FeedEvent[]>([]);
+  /** The sensor of the history plot; subscribed to while plotted, for its live values. */
+  protected readonly plotted = signal<string | null>(null);
+
+  protected readonly numericTypes = computed(() =>
+    this.types().filter((type) => type.datatype === 'int' || type.datatype === 'float'),
+  );
 
   protected readonly groups = computed(() => {
     const groups = new Map<string, TelemetryType[]>();
@@ -117,7 +124,21 @@ export class App {
     } else if (!on && this.isChosen(id)) {
       this.chosen.update((ids) => ids.filter((other) => other !== id));
       this.readings.update(({ [id]: _, ...others }) => others);
-      this.telemetry.unsubscribe([id]).subscribe({ error: (error: Error) => this.problem.set(error.message) });
+      if (id !== this.plotted()) {
+        this.telemetry.unsubscribe([id]).subscribe({ error: (error: Error) => this.problem.set(error.message) });
+      }
+    }
+  }
+
+  /** Plot `id`'s history: subscribe to it for its live values, and leave the one plotted before. */
+  protected plot(id: string | null): void {
+    const before = this.plotted();
+    this.plotted.set(id);
+    if (id !== null && !this.isChosen(id)) {
+      this.telemetry.subscribe([id]).subscribe({ error: (error: Error) => this.problem.set(error.message) });
+    }
+    if (before !== null && before !== id && !this.isChosen(before)) {
+      this.telemetry.unsubscribe([before]).subscribe({ error: (error: Error) => this.problem.set(error.message) });
     }
   }
 

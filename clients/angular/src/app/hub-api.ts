@@ -1,4 +1,4 @@
-import { HttpClient, HttpParams } from '@angular/common/http';
+import { HttpClient, HttpErrorResponse, HttpParams } from '@angular/common/http';
 import { Injectable, inject } from '@angular/core';
 import { Observable, map } from 'rxjs';
 
@@ -60,6 +60,12 @@ interface HistoryPage {
   next: string | null;
 }
 
+/** The body of every 4xx and 5xx answer (hub/web/problems.py). */
+interface Problem {
+  code: string;
+  message: string;
+}
+
 /** The hub's HTTP API: the templates and the history log. */
 @Injectable({ providedIn: 'root' })
 export class HubApi {
@@ -82,6 +88,25 @@ export class HubApi {
       .pipe(map((page) => (page.items as DataMessage[]).reverse()));
   }
 
+  /**
+   * About `size` data messages of `id` in [start, end): its lowest and highest value in each of about size / 2
+   * buckets of the span (`strategy=minmax`), in `seq` order, so that a line through them keeps every spike.
+   */
+  extremes(id: string, start: number, end: number, size: number): Observable<DataMessage[]> {
+    const params = new HttpParams({
+      fromObject: {
+        ids: id,
+        start: new Date(start).toISOString(),
+        end: new Date(end).toISOString(),
+        strategy: 'minmax',
+        size,
+      },
+    });
+    return this.http
+      .get<HistoryPage>(`${this.url}/historical-data`, { params })
+      .pipe(map((page) => page.items as DataMessage[]));
+  }
+
   /** The newest `limit` confirmations and notifications, oldest first. */
   recentEvents(limit: number): Observable<(Confirmation | Notification)[]> {
     const params = new HttpParams({ fromObject: { type: 'confirmation,notification', order: 'desc', limit } });
@@ -89,4 +114,20 @@ export class HubApi {
       .get<HistoryPage>(`${this.url}/historical-data`, { params })
       .pipe(map((page) => (page.items as (Confirmation | Notification)[]).reverse()));
   }
+}
+
+/** A failed request in the hub's words: `422 bad_request: size: must be from 1 to 10,000`. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof HttpErrorResponse)) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  if (error.status === 0) {
+    return `no answer from the hub${error.url ? ` at ${new URL(error.url).origin}` : ''}`;
+  }
+  const body: unknown = error.error;
+  if (typeof body === 'object' && body !== null && 'code' in body && 'message' in body) {
+    const problem = body as Problem;
+    return `${error.status} ${problem.code}: ${problem.message}`;
+  }
+  return `${error.status} ${error.statusText}`;
 }
