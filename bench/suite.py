@@ -25,14 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import measure, report, scale_out
+from bench import history, measure, report, scale_out
 from bench.climb import Measure, climb
 from bench.measure import Window
 from bench.report import say
 from bench.servers import BENCH, SERVERS
 
 T = TypeVar("T")
-PARTS = ("ladder", "stalled", "scale-out", "memory", "idle-cpu", "ingest", "query")
+PARTS = ("ladder", "stalled", "scale-out", "memory", "idle-cpu", "ingest", "query", "history")
 DEFAULT_RATES = (
     100, 200, 300, 500, 700, 1_000, 1_500, 2_000, 3_000, 5_000, 7_000,
     10_000, 15_000, 20_000, 30_000, 50_000, 70_000, 100_000,
@@ -71,6 +71,12 @@ def parse_options(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--ingest-points", type=int, default=None, help="points to ingest (1000000)")
     parser.add_argument("--log-messages", type=int, default=None, help="size of the queried log (10000000)")
     parser.add_argument("--queries", type=int, default=None, help="timed requests per order (300)")
+    parser.add_argument(
+        "--history-days", type=_numbers(float), default=None, help="sizes of the history part's logs (3,30)"
+    )
+    parser.add_argument(
+        "--history-requests", type=int, default=None, help="history: requests per shape (200)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the logs and databases of the run")
     options = parser.parse_args(argv)
@@ -301,6 +307,15 @@ async def run(options: argparse.Namespace, results: dict[str, Any]) -> None:
             entry = await measure.history_query(workdir, options.log_messages, options.queries)
             results["history_query"] = entry
             say(_error_or(entry, _query_lines))
+        if "history" in parts:
+            plan = history.history_plan(
+                options.quick, days=options.history_days, requests=options.history_requests,
+                ingest_points=options.ingest_points,
+            )  # fmt: skip
+            days = " and ".join(f"{d:g}" for d in plan.days)
+            say(f"\n== History as it grows: logs of {days} days on SQLite and PostgreSQL ==")
+            results["history"] = await history.history(plan, workdir)
+            say("\n" + history.describe(results["history"]))
     finally:
         if options.keep_workdir:
             say(f"\nkept the run's work directory: {workdir}")

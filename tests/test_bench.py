@@ -15,6 +15,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bench.history import shapes
+from bench.suite import PARTS
 from tests.backends import POSTGRES_URL, postgres_problem
 
 ROOT = Path(__file__).parent.parent
@@ -26,11 +28,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run_quick(out: Path) -> subprocess.CompletedProcess[str]:
-    """`bench/run.py --quick`; on a timeout it gets SIGTERM, so that it stops the processes it started."""
+def run_quick(out: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`bench/run.py --quick [options]`; on a timeout it gets SIGTERM, so that it stops the processes it
+    started."""
     env = os.environ | {"BENCH_REDIS_URL": REDIS_URL, "BENCH_POSTGRES_URL": POSTGRES_URL}  # what we check
     process = subprocess.Popen(
-        [sys.executable, "bench/run.py", "--quick", "--json", str(out)],
+        [sys.executable, "bench/run.py", "--quick", "--json", str(out), *options],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -126,3 +129,28 @@ def test_quick_run_measures_every_part_and_writes_the_json(tmp_path: Path) -> No
     headline = scale["headline"]
     assert set(headline["best"]) == {"1 process", "2 processes"}
     assert "ratio_2_to_1" in headline
+
+
+@pytest.mark.timeout(150)
+def test_quick_history_part_builds_sizes_and_queries_each_log(tmp_path: Path) -> None:
+    """The history part alone, --quick: on each backend both logs are built and measured on disk, every
+    request shape answers (pages with a full page of 1,000), and ingest is measured; PostgreSQL says why it
+    was skipped only when the test cannot reach it either."""
+    out = tmp_path / "bench.json"
+    completed = run_quick(out, "--skip", ",".join(part for part in PARTS if part != "history"))
+    assert completed.returncode == 0, completed.stdout
+    backends = json.loads(out.read_text())["history"]["backends"]
+    assert list(backends) == ["sqlite", "postgres"]
+    if (problem := asyncio.run(postgres_problem())) is not None:
+        assert list(backends.pop("postgres")) == ["skipped"], problem
+    for measured in backends.values():
+        assert [log["days"] for log in measured["logs"]] == [0.005, 0.02]
+        for log in measured["logs"]:
+            assert "error" not in log, log
+            assert log["build"]["points"] == log["build"]["sensor_points"] + 25 * round(log["days"] * 1440)
+            assert log["build"]["bytes_per_point"] > 0
+            assert list(log["requests"]) == list(shapes(0, 1))
+            for name, figures in log["requests"].items():
+                assert {"p50_ms", "p99_ms", "requests"} <= set(figures), (name, figures)
+                assert figures["answered"] == 1000 if name.startswith("page") else figures["answered"] > 0
+        assert measured["ingest"]["points_per_s"] > 0, measured["ingest"]
