@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -320,24 +319,22 @@ class HistoryLog:
 
     async def delete(self, before_us: int | None) -> int:
         """Delete the records older than `before_us` (all when None) and the rollups of that time."""
-        return await self._deleting(self.backend.delete(before_us))
+        return await self._deleting(lambda: self.backend.delete(before_us))
 
     async def expire(self, cutoffs: Cutoffs) -> int:
         """Retention: raw records and rollup buckets past their periods (rollups outlive raw records)."""
-        return await self._deleting(self.backend.expire(cutoffs))
+        return await self._deleting(lambda: self.backend.expire(cutoffs))
 
     async def trim(self, max_bytes: int) -> int:
         """The size bound: the oldest raw records first, then the finest rollups."""
-        return await self._deleting(self.backend.trim(max_bytes))
+        return await self._deleting(lambda: self.backend.trim(max_bytes))
 
-    async def _deleting(self, deletion: Coroutine[Any, Any, tuple[int, int]]) -> int:
-        try:
-            await self.flush()
-            async with self._flush_lock:  # so that no batch writes an older unrecoverable mark after this
-                deleted, highest = await deletion
-                self._unrecoverable = max(self._unrecoverable, highest)
-        finally:
-            deletion.close()  # never awaited if the flush failed
+    async def _deleting(self, deletion: Callable[[], Awaitable[tuple[int, int]]]) -> int:
+        """Run a backend deletion after everything appended is written, and take in its marks."""
+        await self.flush()
+        async with self._flush_lock:  # so that no batch writes an older unrecoverable mark after this
+            deleted, highest = await deletion()
+            self._unrecoverable = max(self._unrecoverable, highest)
         self._count -= deleted
         return deleted
 

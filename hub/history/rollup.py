@@ -244,10 +244,15 @@ def moved(summary: Summary, start_us: int) -> Summary:
 
 def tiered(telemetry_id: str, points: Sequence[Point], widths: Sequence[int]) -> list[dict[int, Summary]]:
     """The summaries of `points` (increasing `seq`) at each width of `widths` (finest first, each a
-    multiple of the one before), by bucket start: the finest from the points, each coarser from the finer."""
-    if not widths:
-        return []
-    levels = [by_bucket(telemetry_id, points, widths[0])]
-    for width in widths[1:]:
-        levels.append(coarsen(list(levels[-1].values()), width))
-    return levels
+    multiple of the one before), by bucket start."""
+    return levels(by_bucket(telemetry_id, points, widths[0]), widths) if widths else []
+
+
+def levels(finest: dict[int, Summary], widths: Sequence[int]) -> list[dict[int, Summary]]:
+    """`finest` (summaries in buckets of the first width or finer) at each width of `widths` (finest
+    first, each a multiple of the one before): each level coarsened from the one before."""
+    found, level = [], finest
+    for width in widths:
+        level = coarsen(list(level.values()), width)
+        found.append(level)
+    return found

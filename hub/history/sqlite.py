@@ -36,7 +36,7 @@ from hub.history.base import (
     in_chart,
 )
 from hub.history.compact import Kind, compact, payload, value_of
-from hub.history.rollup import Point, Summary, by_bucket, coarsen, columns, combine, unit
+from hub.history.rollup import Point, Summary, by_bucket, columns, combine, levels, unit
 from hub.history.sensors import Sensors
 from hub.history.tiers import Tier, bounds_tier
 from hub.history.tiers import default as default_tiers
@@ -155,11 +155,7 @@ class SqliteHistory:
         of `tiers` (by default every tier), in the buckets their horizon has not passed."""
         telemetry_id, kind = self.sensors.of(sensor)
         tiers = tiers or self.tier_list
-        levels, level = [], finest
-        for tier in tiers:
-            level = coarsen(list(level.values()), tier.width_us)
-            levels.append(level)
-        for tier, level in zip(tiers, levels, strict=True):
+        for tier, level in zip(tiers, levels(finest, [tier.width_us for tier in tiers]), strict=True):
             since = self._horizons.get(tier.name, 0)
             fresh = {start: summary for start, summary in level.items() if start >= since}
             if not fresh:
@@ -300,17 +296,18 @@ class SqliteHistory:
         query = Query(start_us=start_us, end_us=end_us, limit=2**62)
         units = []
         for sensor in sensors:
-            for record in itertools.chain(*self._point_records_of(db, sensor, query)):
+            for record in self._point_records_of(db, sensor, query):
                 if record.id is not None and record.value is not None:
                     units.append(unit(record.id, Point(record.seq, record.time_us, record.value)))
         return units
 
-    def _point_records_of(self, db: sqlite3.Connection, sensor: int, query: Query) -> list[list[Record]]:
+    def _point_records_of(self, db: sqlite3.Connection, sensor: int, query: Query) -> list[Record]:
+        """The data records of one sensor in the query's time range, every one (no paging)."""
         bounds = self._seq_bounds(db, [sensor], query.start_us, query.end_us)
         if bounds is None:
             return []
         statement, args = sqlite_schema.select_points(sensor, bounds[0] - 1, bounds[1] + 1, query)
-        return [[self._record(*row) for row in db.execute(statement, args)]]
+        return [self._record(*row) for row in db.execute(statement, args)]
 
     # --- deleting ------------------------------------------------------------------------------------------
 
@@ -352,8 +349,7 @@ class SqliteHistory:
         for sensor in self.sensors.every():
             points = [
                 Point(r.seq, r.time_us, r.value)
-                for part in self._point_records_of(db, sensor, query)
-                for r in part
+                for r in self._point_records_of(db, sensor, query)
                 if r.value is not None
             ]
             if points:
