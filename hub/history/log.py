@@ -80,7 +80,7 @@ class LogStats(BaseModel):
     error: str | None
     """Why the last write failed, while writes fail."""
     tiers: list[Part]
-    """The raw log and each rollup tier, as last measured (by retention, every minute)."""
+    """The raw log and each rollup tier, as last measured (by retention, every ten minutes)."""
 
 
 class HistoryLog:

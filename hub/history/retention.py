@@ -2,9 +2,9 @@
 
 Raw records older than HUB_HISTORY_RETENTION_S are deleted; each rollup tier keeps its buckets for its own
 period (HUB_HISTORY_ROLLUP_RETENTION), so charts of older times are still answered from rollups; past
-HUB_HISTORY_MAX_BYTES the oldest raw records go, then the oldest rows of the finest tier, and so on. Each
-pass then measures every part of the log for /health and /metrics. A failed pass is logged and tried again
-at the next turn.
+HUB_HISTORY_MAX_BYTES the oldest raw records go, then the oldest rows of the finest tier, and so on. Every
+ten minutes a pass also measures every part of the log for /health and /metrics. A failed pass is logged
+and tried again at the next turn.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 LONGEST_WAIT_S = 60.0
 """The longest wait between two passes (a shorter raw retention is applied that often)."""
+MEASURE_EVERY_S = 600.0
+"""How often the size and span of each part of the log are measured for /health and /metrics: SQLite's
+sizes come from reading every page (about 3 s a gigabyte), too much for every pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +56,15 @@ async def expire(history: HistoryLog, retention: Retention) -> int:
 
 
 async def apply(history: HistoryLog, retention: Retention) -> None:
-    """A pass every `raw_s` (at most every minute) until cancelled."""
+    """A pass every `raw_s` (at most every minute) until cancelled; the parts of the log are measured at
+    the first pass and then every MEASURE_EVERY_S (measuring reads every page of the file)."""
+    measured_at: float | None = None
     while True:
         try:
             deleted = await expire(history, retention)
-            await history.measure_tiers()
+            if measured_at is None or time.monotonic() - measured_at >= MEASURE_EVERY_S:
+                await history.measure_tiers()
+                measured_at = time.monotonic()
         except Exception:
             log.exception("retention: deleting old messages failed; trying again later")
         else:
