@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,9 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from hub.history import HistoryLog, Record, open_backend
+from hub.history.compact import payload
+from hub.templates import Value
 from hub.transport.websocket_protocol import websocket_options
 
 Message = dict[str, Any]
@@ -305,3 +308,21 @@ class PollingSession:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+async def write_log(path: Path, points: Sequence[tuple[str, int, Value]]) -> list[dict[str, Any]]:
+    """Log data points (id, time in µs, value) in a new SQLite log at `path`, as the hub logs what it
+    streams (before a hub is started on it); return their messages."""
+    log = HistoryLog(open_backend(f"sqlite:///{path}"))
+    await log.open()
+    messages = []
+    try:
+        for telemetry_id, time_us, value in points:
+            seq = log.next_seq()
+            text = payload(telemetry_id, seq, time_us, value)
+            log.append(Record(seq, "data", telemetry_id, time_us, text, value))
+            messages.append(json.loads(text))
+        await log.flush()
+    finally:
+        await log.close()
+    return messages

@@ -26,10 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.async_api import Browser, Page, Response, WebSocket, async_playwright, expect
 
-from hub import codec
-from hub.history import HistoryLog, Record, open_backend
-from hub.messages import format_timestamp
-from tests.support import ROOT, free_port, main_process
+from tests.support import ROOT, free_port, main_process, write_log
 
 ANGULAR = ROOT / "clients" / "angular"
 DIST = ANGULAR / "dist" / "telemetry-dashboard" / "browser"
@@ -287,26 +284,6 @@ def _resume_ack(frames: list[tuple[str, str]], since: int) -> Any:
     prefix = f"43{ack_id[1]}"
     ack = next(p for way, p in frames[resumes[0] :] if way == "received" and p.startswith(prefix + "["))
     return json.loads(ack.removeprefix(prefix))[0]
-
-
-async def write_log(path: Path, points: list[tuple[str, int, float]]) -> None:
-    """Log data points (id, time in µs, value) in a new SQLite log, as the hub logs what it streams."""
-    log = HistoryLog(open_backend(f"sqlite:///{path}"))
-    await log.open()
-    try:
-        for telemetry_id, time_us, value in points:
-            seq = log.next_seq()
-            message = {
-                "type": "data",
-                "id": telemetry_id,
-                "value": value,
-                "timestamp": format_timestamp(time_us),
-                "seq": seq,
-            }
-            log.append(Record(seq, "data", telemetry_id, time_us, codec.dumps(message)))
-        await log.flush()
-    finally:
-        await log.close()
 
 
 def _month_of(ids: tuple[str, ...], now: int) -> list[tuple[str, int, float]]:

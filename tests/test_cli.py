@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub import codec
 from hub.auth import hash_token
-from hub.history import HistoryLog, Record, open_backend
-from hub.messages import format_timestamp
-from tests.support import ROOT, Client, HubProcess, free_port, is_, main_process
+from tests.support import ROOT, Client, HubProcess, free_port, is_, main_process, write_log
 
 TOKEN = "viewer-token-for-the-cli-tests-0123"
 HOUR_US = 3_600_000_000
@@ -195,25 +192,6 @@ async def test_history_csv_matches_historical_data(hub: HubProcess) -> None:
     assert header == ["id", "start", "min", "count"] and row[0] == "battery_voltage" and int(row[3]) > 0
     refused = await cli(hub.url, "history", "--ids", "battery_voltage", "--interval", "10x", "--agg", "min")
     assert refused.status == 1 and "interval" in refused.err and "422" in refused.err
-
-
-async def write_log(path: Path, points: Sequence[tuple[str, int, float]]) -> list[dict[str, Any]]:
-    """Log data points (id, time in µs, value) in a new SQLite log, as the hub logs what it streams; return
-    their messages."""
-    log = HistoryLog(open_backend(f"sqlite:///{path}"))
-    await log.open()
-    messages = []
-    try:
-        for telemetry_id, time_us, value in points:
-            seq = log.next_seq()
-            timestamp = format_timestamp(time_us)
-            message = {"type": "data", "id": telemetry_id, "value": value, "timestamp": timestamp, "seq": seq}
-            log.append(Record(seq, "data", telemetry_id, time_us, codec.dumps(message)))
-            messages.append(message)
-        await log.flush()
-    finally:
-        await log.close()
-    return messages
 
 
 async def test_history_ranges_answer_the_extremes_of_the_last_hour_day_7_and_30_days(tmp_path: Path) -> None:

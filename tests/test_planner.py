@@ -188,7 +188,7 @@ PROPERTY = hypothesis.settings(
 )
 
 
-async def _backend(kind: str, folder: Path, schema: str) -> HistoryBackend:
+def _backend(kind: str, folder: Path, schema: str) -> HistoryBackend:
     """A fresh backend of `kind`."""
     if kind == "memory":
         return MemoryHistory()
@@ -217,7 +217,7 @@ async def _check(
     """Write `data` (flushing after the indexes in `flushes`, the rest left pending), delete before a
     time, then compare every chart with the reference over what is left."""
     schema = f"hub_test_{uuid.uuid4().hex[:12]}"
-    log = HistoryLog(await _backend(kind, folder, schema))
+    log = HistoryLog(_backend(kind, folder, schema))
     try:
         await log.open()
         records = []
